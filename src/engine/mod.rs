@@ -1,0 +1,3 @@
+//! The matching core: price-time books, orders, and the loop that owns them.
+
+pub mod bench;

@@ -1,0 +1,83 @@
+//! The `tickgate` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tickgate: a co-located trading gateway and matching core.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a benchmark on this host.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+    /// Audit this host's tuning against the configured core plan.
+    Tune {
+        #[command(subcommand)]
+        which: TuneCmd,
+    },
+    /// Print the effective configuration (the embedded default without --config).
+    Config {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// SPSC ring round trips and throughput against the cache-line floor.
+    Ring(tickgate::bench::ring::RingArgs),
+    /// Matching-core throughput and per-command latency.
+    Engine(tickgate::engine::bench::EngineBenchArgs),
+    /// Per-core jitter (gaps between consecutive TSC reads) on the hot cores.
+    Jitter(tickgate::tune::jitter::JitterArgs),
+}
+
+#[derive(Subcommand)]
+enum TuneCmd {
+    /// Check /proc and /sys against the core plan: PASS / WARN / FAIL per item.
+    Check(tickgate::tune::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench { which } => match which {
+            BenchCmd::Ring(args) => tickgate::bench::ring::run(&args),
+            BenchCmd::Engine(args) => tickgate::engine::bench::run(&args),
+            BenchCmd::Jitter(args) => tickgate::tune::jitter::run(&args),
+        },
+        Command::Tune { which } => match which {
+            TuneCmd::Check(args) => tickgate::tune::run_check(&args),
+        },
+        Command::Config { config } => show_config(config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tickgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn show_config(path: Option<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match path {
+        None => print!("{}", tickgate::config::DEFAULT_TOML),
+        Some(p) => {
+            let config = tickgate::config::Config::load(Some(&p))?;
+            println!("{config:#?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
