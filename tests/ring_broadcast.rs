@@ -1,0 +1,158 @@
+//! Broadcast ring: one writer, many readers, laps detected and never torn.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tickgate::ring::broadcast::{self, ReadError, Reader, TooLong, Writer};
+use tickgate::ring::shm::Layout;
+
+const LAYOUT: Layout = Layout {
+    capacity: 64,
+    slot_bytes: 64,
+};
+
+/// A record that carries its position and a checksum over its bytes.
+fn record(pos: u64, len: usize) -> Vec<u8> {
+    let mut r = vec![0u8; len];
+    r[..8].copy_from_slice(&pos.to_le_bytes());
+    for (k, b) in r[8..len - 4].iter_mut().enumerate() {
+        *b = (pos as u8) ^ (k as u8).wrapping_mul(31);
+    }
+    let sum = checksum(&r[..len - 4]);
+    r[len - 4..].copy_from_slice(&sum.to_le_bytes());
+    r
+}
+
+fn checksum(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ *b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn verify(r: &[u8]) -> u64 {
+    let n = r.len();
+    assert!(n >= 12, "record of {n} bytes");
+    let sum = u32::from_le_bytes(r[n - 4..].try_into().unwrap());
+    assert_eq!(sum, checksum(&r[..n - 4]), "torn record");
+    u64::from_le_bytes(r[..8].try_into().unwrap())
+}
+
+#[test]
+fn a_reader_sees_every_record_written_after_it_joined() {
+    let mut w = broadcast::new(LAYOUT).unwrap();
+    w.publish(&record(0, 20)).unwrap();
+    let mut r = w.reader();
+    assert_eq!(r.read(|_| ()), Err(ReadError::Empty));
+    for pos in 1..=40 {
+        w.publish(&record(pos, 12 + (pos as usize % 36))).unwrap();
+    }
+    for pos in 1..=40 {
+        assert_eq!(r.read(verify), Ok(pos));
+    }
+    assert_eq!(r.read(verify), Err(ReadError::Empty));
+}
+
+#[test]
+fn rewind_reads_the_oldest_records_still_in_the_ring() {
+    let mut w = broadcast::new(LAYOUT).unwrap();
+    for pos in 0..100 {
+        w.publish(&record(pos, 16)).unwrap();
+    }
+    let mut r = w.reader();
+    r.rewind_to_oldest();
+    assert_eq!(r.read(verify), Ok(36));
+    assert_eq!(r.lag(), 63);
+}
+
+#[test]
+fn a_record_longer_than_a_slot_is_refused() {
+    let mut w = broadcast::new(LAYOUT).unwrap();
+    assert_eq!(w.publish(&[0; 49]), Err(TooLong { len: 49, max: 48 }));
+}
+
+#[test]
+fn a_lapped_reader_is_told_how_much_it_lost_and_jumps_to_the_newest() {
+    let mut w = broadcast::new(LAYOUT).unwrap();
+    let mut r = w.reader();
+    for pos in 0..200 {
+        w.publish(&record(pos, 24)).unwrap();
+    }
+    assert_eq!(r.read(verify), Err(ReadError::Lapped { lost: 200 }));
+    assert_eq!(r.lost(), 200);
+    w.publish(&record(200, 24)).unwrap();
+    assert_eq!(r.read(verify), Ok(200));
+}
+
+#[test]
+fn readers_in_threads_lapped_repeatedly_never_see_a_torn_record() {
+    const N: u64 = 3_000_000;
+    let mut w = broadcast::new(Layout {
+        capacity: 128,
+        slot_bytes: 64,
+    })
+    .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|k| spawn_reader(w.reader(), done.clone(), k))
+        .collect();
+    for pos in 0..N {
+        w.publish(&record(pos, 12 + (pos as usize % 37))).unwrap();
+    }
+    done.store(true, Ordering::Release);
+    let mut total_laps = 0;
+    for h in readers {
+        let (read, laps, lost) = h.join().unwrap();
+        assert!(read > 0);
+        total_laps += laps;
+        assert!(read + lost <= N);
+    }
+    assert!(total_laps > 0, "the slow readers were never lapped");
+}
+
+/// Reads until the writer is done; reader `k` dawdles every so often to get lapped.
+/// Returns (records read, laps, records lost).
+fn spawn_reader(
+    mut r: Reader,
+    done: Arc<AtomicBool>,
+    k: u64,
+) -> std::thread::JoinHandle<(u64, u64, u64)> {
+    std::thread::spawn(move || {
+        let (mut read, mut laps) = (0u64, 0u64);
+        let mut last: Option<u64> = None;
+        loop {
+            match r.read(verify) {
+                Ok(pos) => {
+                    assert!(last.is_none_or(|l| pos > l), "went backwards");
+                    assert_eq!(pos, r.position() - 1);
+                    last = Some(pos);
+                    read += 1;
+                    if read % (1000 * (k + 1)) == 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
+                }
+                Err(ReadError::Lapped { lost }) => {
+                    assert!(lost > 0);
+                    laps += 1;
+                }
+                Err(ReadError::Empty) if done.load(Ordering::Acquire) => break,
+                Err(ReadError::Empty) => std::thread::yield_now(),
+            }
+        }
+        (read, laps, r.lost())
+    })
+}
+
+#[test]
+fn a_reader_in_another_mapping_reads_the_shm_ring() {
+    let path = std::path::PathBuf::from(format!(
+        "/dev/shm/tickgate-test-{}-bcast",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let mut w = Writer::create(&path, LAYOUT).unwrap();
+    let mut r = Reader::attach(&path, Some(LAYOUT)).unwrap();
+    w.publish(&record(0, 30)).unwrap();
+    let got = r.read(verify);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(got, Ok(0));
+}
