@@ -300,7 +300,10 @@ mod tests {
     #[test]
     fn pinning_to_an_available_cpu_works() {
         let cpu = available_cpus()[0];
-        std::thread::spawn(move || pin_current_thread(cpu)).join().unwrap().unwrap();
+        std::thread::spawn(move || pin_current_thread(cpu))
+            .join()
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

@@ -129,7 +129,9 @@ mod tests {
 
     #[test]
     fn invariant_tsc_needs_both_flags() {
-        assert!(cpuinfo_has_invariant_tsc("flags\t: fpu constant_tsc nonstop_tsc\n"));
+        assert!(cpuinfo_has_invariant_tsc(
+            "flags\t: fpu constant_tsc nonstop_tsc\n"
+        ));
         assert!(!cpuinfo_has_invariant_tsc("flags\t: fpu constant_tsc\n"));
         assert!(!cpuinfo_has_invariant_tsc("model name : x\n"));
     }
@@ -143,7 +145,10 @@ mod tests {
         let measured = clock.ticks_to_ns(c1 - c0) as f64;
         let truth = (t1 - t0) as f64;
         // Correctness, not timing: a 5% band catches a wrong unit or a wrong shift.
-        assert!((measured / truth - 1.0).abs() < 0.05, "{measured} vs {truth}");
+        assert!(
+            (measured / truth - 1.0).abs() < 0.05,
+            "{measured} vs {truth}"
+        );
     }
 
     #[test]
