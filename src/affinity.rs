@@ -53,25 +53,53 @@ impl fmt::Display for AffinityError {
 
 impl std::error::Error for AffinityError {}
 
-/// The CPUs this process may run on.
+/// The CPUs that are online (`/sys/devices/system/cpu/online`), independent of the
+/// calling thread's own affinity (which pinning narrows).
 pub fn available_cpus() -> Vec<usize> {
-    core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect()
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map(|s| parse_cpu_list(&s))
+        .unwrap_or_else(|_| {
+            (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
+        })
+}
+
+/// Parses a kernel CPU list such as `0-3,8,10-11`; malformed parts are skipped.
+pub fn parse_cpu_list(text: &str) -> Vec<usize> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let mut ends = part.splitn(2, '-').map(|n| n.trim().parse::<usize>());
+        match (ends.next(), ends.next()) {
+            (Some(Ok(a)), None) => cpus.push(a),
+            (Some(Ok(a)), Some(Ok(b))) if a <= b => cpus.extend(a..=b),
+            _ => {}
+        }
+    }
+    cpus
 }
 
 /// Pins the calling thread to `cpu`.
 pub fn pin_current_thread(cpu: usize) -> Result<(), AffinityError> {
-    let available = available_cpus();
-    if !available.contains(&cpu) {
-        return Err(AffinityError::NoSuchCpu { cpu, available });
+    let no_such_cpu = || AffinityError::NoSuchCpu {
+        cpu,
+        available: available_cpus(),
+    };
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(no_such_cpu());
     }
-    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-        Ok(())
-    } else {
-        Err(AffinityError::PinFailed { cpu })
+    // SAFETY: an all-zero cpu_set_t is a valid empty set, and cpu < CPU_SETSIZE.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; 0 = the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        return Ok(());
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EINVAL) => Err(no_such_cpu()),
+        _ => Err(AffinityError::PinFailed { cpu }),
     }
 }
 
@@ -295,6 +323,13 @@ mod tests {
         let err = pin_current_thread(100_000).unwrap_err();
         assert!(matches!(err, AffinityError::NoSuchCpu { cpu: 100_000, .. }));
         assert!(err.to_string().contains("available"));
+    }
+
+    #[test]
+    fn cpu_lists_parse_like_the_kernel_writes_them() {
+        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), vec![0, 1, 2, 3, 8, 10, 11]);
+        assert_eq!(parse_cpu_list("1"), vec![1]);
+        assert_eq!(parse_cpu_list("x,2,5-3"), vec![2]);
     }
 
     #[test]
