@@ -170,6 +170,14 @@ fn irqs_on_hot_cpus(a: &Audit, irqs: &[String]) -> Vec<String> {
     offenders
 }
 
+/// `default_smp_affinity→cpus` when IRQs created from now on may land on a hot CPU.
+fn default_affinity_on_hot_cpus(a: &Audit) -> Option<String> {
+    let text = a.host.read("/proc/irq/default_smp_affinity").ok()?;
+    let cpus = parse_cpumask(&text)?;
+    let on_hot = cpus.iter().any(|c| a.hot.contains(c));
+    on_hot.then(|| format!("default_smp_affinity→{}", format_cpulist(&cpus)))
+}
+
 fn irqs(a: &Audit) -> Item {
     let fix = format!(
         "{} (moves IRQs to the housekeeping cpus and bans the hot cpus in irqbalance); \
@@ -184,33 +192,28 @@ fn irqs(a: &Audit) -> Item {
     if irqs.is_empty() {
         return Item::warn("irqs", "cannot list /proc/irq", fix);
     }
-    let mut offenders = irqs_on_hot_cpus(a, &irqs);
-    let default = a.host.read("/proc/irq/default_smp_affinity").ok();
-    let default_cpus = default.and_then(|t| parse_cpumask(&t)).unwrap_or_default();
-    if default_cpus.iter().any(|c| a.hot.contains(c)) {
-        offenders.push(format!(
-            "default_smp_affinity→{}",
-            format_cpulist(&default_cpus)
-        ));
-    }
-    if offenders.is_empty() {
-        return Item::pass(
-            "irqs",
-            format!("none of {} IRQs may fire on a hot cpu", irqs.len()),
-        );
+    let offenders = irqs_on_hot_cpus(a, &irqs);
+    let default = default_affinity_on_hot_cpus(a);
+    if offenders.is_empty() && default.is_none() {
+        let detail = format!("none of {} IRQs may fire on a hot cpu", irqs.len());
+        return Item::pass("irqs", detail);
     }
     let shown: Vec<&str> = offenders.iter().take(8).map(String::as_str).collect();
-    let more = offenders.len().saturating_sub(shown.len());
-    let tail = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    let detail = format!(
-        "{} IRQs may fire on a hot cpu: {}{tail}",
+    let mut detail = format!(
+        "{} of {} IRQs may fire on a hot cpu:",
         offenders.len(),
-        shown.join(" ")
+        irqs.len()
     );
+    for label in &shown {
+        detail.push(' ');
+        detail.push_str(label);
+    }
+    if offenders.len() > shown.len() {
+        detail.push_str(&format!(" and {} more", offenders.len() - shown.len()));
+    }
+    if let Some(d) = default {
+        detail.push_str(&format!("; {d}"));
+    }
     Item::fail("irqs", detail, fix)
 }
 
@@ -330,13 +333,20 @@ fn cstates(a: &Audit) -> Item {
     let driver = a
         .host
         .read_trimmed(&format!("{CPU_DIR}/cpuidle/current_driver"));
-    let driver = driver.unwrap_or_else(|_| "unknown".into());
+    cstates_verdict(
+        deep,
+        states,
+        &driver.unwrap_or_else(|_| "unknown".into()),
+        fix,
+    )
+}
+
+/// The C-state verdict from the deep states found, the number of states seen and the
+/// cpuidle driver.
+fn cstates_verdict(deep: Vec<String>, states: usize, driver: &str, fix: String) -> Item {
     if !deep.is_empty() {
-        return Item::fail(
-            "cstates",
-            format!("enabled deep states: {}", deep.join(", ")),
-            fix,
-        );
+        let detail = format!("enabled deep states: {}", deep.join(", "));
+        return Item::fail("cstates", detail, fix);
     }
     if states == 0 {
         let detail = format!("no cpuidle states visible (driver {driver})");
@@ -344,11 +354,8 @@ fn cstates(a: &Audit) -> Item {
     }
     if driver == "haltpoll" {
         let detail = "guest (cpuidle driver haltpoll): the host's C-states are not visible";
-        return Item::warn(
-            "cstates",
-            detail,
-            "ask the host to keep this VM's cores out of deep C-states",
-        );
+        let fix = "ask the host to keep this VM's cores out of deep C-states";
+        return Item::warn("cstates", detail, fix);
     }
     let detail = format!("no enabled state deeper than {MAX_EXIT_LATENCY_US} µs (driver {driver})");
     Item::pass("cstates", detail)

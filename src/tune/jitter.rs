@@ -248,6 +248,17 @@ fn measure_pinned(
         &mut hist,
         &mut worst,
     );
+    Ok(CoreJitter {
+        cpu,
+        worst: worst_gaps(worst, &clock, start, start_mono_ns),
+        hist,
+        elapsed_ns: clock.ticks_to_ns(end - start),
+    })
+}
+
+/// The kept gaps, longest first, with when each began (since `start` and in
+/// `CLOCK_MONOTONIC`, which read `start_mono_ns` at tick `start`).
+fn worst_gaps(mut worst: Worst, clock: &Clock, start: u64, start_mono_ns: u64) -> Vec<Gap> {
     worst.gaps.sort_unstable_by_key(|g| std::cmp::Reverse(g.0));
     let to_gap = |&(gap, at): &(u64, u64)| {
         let began_ns = clock.ticks_to_ns(at.saturating_sub(gap).saturating_sub(start));
@@ -257,12 +268,7 @@ fn measure_pinned(
             monotonic_s: (start_mono_ns + began_ns) as f64 / 1e9,
         }
     };
-    Ok(CoreJitter {
-        cpu,
-        worst: worst.gaps.iter().map(to_gap).collect(),
-        hist,
-        elapsed_ns: clock.ticks_to_ns(end - start),
-    })
+    worst.gaps.iter().map(to_gap).collect()
 }
 
 /// Runs `tickgate bench jitter`: measures each CPU in turn and prints the table, the
