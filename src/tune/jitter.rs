@@ -275,12 +275,7 @@ fn worst_gaps(mut worst: Worst, clock: &Clock, start: u64, start_mono_ns: u64) -
 /// worst gaps and (with `--json`) one JSON object as the last line.
 pub fn run(args: &JitterArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::load(args.config.as_deref()).map_err(JitterError::Config)?;
-    let cpus = match &args.cpu {
-        Some(list) => parse_cpulist(list)
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| JitterError::BadCpuList(list.clone()))?,
-        None => config.threads.hot_cpus(),
-    };
+    let cpus = cpus_to_measure(args, &config)?;
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         return Err(JitterError::BadDuration(args.seconds).into());
     }
@@ -289,10 +284,8 @@ pub fn run(args: &JitterArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     print!("{}", header(args, &clock, &cpus, &tuning));
     let mut runs = Vec::new();
     for &cpu in &cpus {
-        let (duration, warmup) = (
-            Duration::from_secs_f64(args.seconds),
-            Duration::from_millis(args.warmup_ms),
-        );
+        let duration = Duration::from_secs_f64(args.seconds);
+        let warmup = Duration::from_millis(args.warmup_ms);
         let run = measure(cpu, clock, duration, warmup, args.worst)?;
         print!("{}", render_cpu(&run));
         if let Some(dir) = &args.hgrm {
@@ -304,6 +297,24 @@ pub fn run(args: &JitterArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         println!("{}", to_json(args, &clock, &tuning, &runs));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--cpu`, else the plan's hot CPUs; each must be available to this process.
+fn cpus_to_measure(args: &JitterArgs, config: &Config) -> Result<Vec<usize>, JitterError> {
+    let cpus = match &args.cpu {
+        Some(list) => parse_cpulist(list)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| JitterError::BadCpuList(list.clone()))?,
+        None => config.threads.hot_cpus(),
+    };
+    let available = crate::affinity::available_cpus();
+    match cpus.iter().find(|c| !available.contains(c)) {
+        Some(&cpu) => Err(JitterError::Pin(AffinityError::NoSuchCpu {
+            cpu,
+            available,
+        })),
+        None => Ok(cpus),
+    }
 }
 
 fn header(args: &JitterArgs, clock: &Clock, cpus: &[usize], tuning: &str) -> String {
