@@ -6,8 +6,8 @@
 //! ring carry their sequence word inside that line (56 payload bytes); the peers move a
 //! 64-byte, line-aligned value and keep their indices apart.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -82,13 +82,19 @@ pub fn rtt<A: Link, B: Link>(
     hist: &mut Histogram<u64>,
 ) {
     let total = warmup + iters;
+    let pinned = Arc::new(Barrier::new(2));
+    let echo_pinned = pinned.clone();
     let echo = std::thread::spawn(move || {
         pin_current_thread(cpus.echoer).expect("pin echo thread");
+        echo_pinned.wait();
         for _ in 0..total {
             let m = recv(&mut b);
             send(&mut b, &m);
         }
     });
+    // Block (not spin) until the echo thread has moved to its CPU: it starts on this
+    // thread's CPU, and a spinning real-time parent would never let it run.
+    pinned.wait();
     pin_current_thread(cpus.pinger).expect("pin measuring thread");
     let mut msg = Msg([0; 8]);
     for i in 0..total {
@@ -109,8 +115,11 @@ pub fn rtt<A: Link, B: Link>(
 /// messages through `a`; the caller, on `cpus.pinger`, receives them through `b` with
 /// the transport's batch API and checks their order.
 pub fn throughput<A: Link, B: Link>((mut a, mut b): (A, B), n: u64, cpus: Cpus) -> f64 {
+    let pinned = Arc::new(Barrier::new(2));
+    let producer_pinned = pinned.clone();
     let producer = std::thread::spawn(move || {
         pin_current_thread(cpus.echoer).expect("pin producer thread");
+        producer_pinned.wait();
         let mut msg = Msg([0; 8]);
         for i in 0..n {
             msg.0[0] = i;
@@ -118,6 +127,7 @@ pub fn throughput<A: Link, B: Link>((mut a, mut b): (A, B), n: u64, cpus: Cpus) 
         }
         a
     });
+    pinned.wait();
     pin_current_thread(cpus.pinger).expect("pin consumer thread");
     let mut next = 0u64;
     let mut start = None;
