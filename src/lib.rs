@@ -17,8 +17,11 @@
 
 pub mod affinity;
 pub mod bench;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod gateway;
+pub mod proto;
 pub mod ring;
 pub mod tune;
