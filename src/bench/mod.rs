@@ -4,6 +4,7 @@
 //! percentiles, a floor or peer measured in the same run (interleaved), pinned threads,
 //! warm-up discarded, and the machine named in the report.
 
+pub mod hgrm;
 pub mod pingpong;
 pub mod report;
 pub mod ring;

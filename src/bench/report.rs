@@ -108,7 +108,7 @@ pub fn table_row(name: &str, p: &Percentiles, extra: &str) -> String {
 /// `dir/name.hgrm`.
 pub fn write_hgrm(dir: &Path, name: &str, hist: &Histogram<u64>) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let text = crate::tune::hgrm::percentile_distribution(hist, 1000.0);
+    let text = crate::bench::hgrm::percentile_distribution(hist, 1000.0);
     std::fs::write(dir.join(format!("{name}.hgrm")), text)
 }
 

@@ -390,7 +390,7 @@ pub fn render_cpu(run: &CoreJitter) -> String {
 
 fn write_hgrm(dir: &std::path::Path, run: &CoreJitter) -> Result<(), JitterError> {
     let path = dir.join(format!("jitter-cpu{}.hgrm", run.cpu));
-    let text = crate::tune::hgrm::percentile_distribution(&run.hist, 1000.0);
+    let text = crate::bench::hgrm::percentile_distribution(&run.hist, 1000.0);
     std::fs::write(&path, text).map_err(|source| JitterError::Write { path, source })
 }
 

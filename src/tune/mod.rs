@@ -27,7 +27,6 @@ use std::process::ExitCode;
 use crate::config::{Config, ConfigError};
 
 mod cpu;
-pub mod hgrm;
 pub mod host;
 pub mod jitter;
 mod report;

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 /// ```
 /// let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
 /// h.record(1500).unwrap();
-/// let text = tickgate::tune::hgrm::percentile_distribution(&h, 1000.0);
+/// let text = tickgate::bench::hgrm::percentile_distribution(&h, 1000.0);
 /// assert!(text.contains("Total count    =            1"));
 /// ```
 pub fn percentile_distribution(hist: &Histogram<u64>, unit_ratio: f64) -> String {
