@@ -18,6 +18,127 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 pub struct Config {
     /// Where each thread runs and how it idles.
     pub threads: ThreadPlan,
+    /// Capacities of the matching core.
+    #[serde(default)]
+    pub engine: EngineConfig,
+    /// The tradable instruments; their order here is their dense index (ITCH stock locate).
+    #[serde(default, rename = "instrument")]
+    pub instruments: Vec<InstrumentConfig>,
+}
+
+/// Capacities of the matching core; everything is allocated once at start-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Orders live at once across all instruments (the order pool's size).
+    pub max_orders: u32,
+    /// Order-entry sessions (OUCH accounts) the core serves; session ids are `0..max_sessions`.
+    pub max_sessions: u16,
+    /// Upper bound on price levels per instrument (band width ÷ tick size + 1).
+    pub max_levels_per_instrument: u32,
+    /// Records the core loop drains from one input before it polls the next.
+    pub drain_limit: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_orders: 1 << 20,
+            max_sessions: 64,
+            max_levels_per_instrument: 1 << 16,
+            drain_limit: 64,
+        }
+    }
+}
+
+/// What an instrument is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstrumentKindConfig {
+    /// A cash instrument (shares).
+    #[default]
+    Spot,
+    /// A future (give `expiry`).
+    Future,
+    /// An option (give `underlying`, `strike`, `put_call` and `expiry`).
+    Option,
+}
+
+/// Put or call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PutCallConfig {
+    /// The right to sell.
+    Put,
+    /// The right to buy.
+    Call,
+}
+
+/// The trading state an instrument starts the day in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TradingStateConfig {
+    /// Orders are accepted and matched.
+    #[default]
+    Trading,
+    /// New orders are rejected; resting orders stay.
+    Halted,
+    /// New orders are rejected; nothing rests.
+    Closed,
+    /// Past its last trading day: rejected as an unknown symbol.
+    Expired,
+}
+
+/// One `[[instrument]]` table. Prices are integers with 4 implied decimals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentConfig {
+    /// Up to 8 characters; padded with spaces on the wire.
+    pub symbol: String,
+    /// Spot, future or option.
+    #[serde(default)]
+    pub kind: InstrumentKindConfig,
+    /// Smallest price increment (price units).
+    pub tick_size: u64,
+    /// Quantities must be multiples of this.
+    #[serde(default = "one")]
+    pub lot_size: u32,
+    /// Smallest order quantity.
+    #[serde(default = "one")]
+    pub min_qty: u32,
+    /// Largest order quantity (at most 999 999).
+    #[serde(default = "max_qty")]
+    pub max_qty: u32,
+    /// Centre of the price band (price units).
+    pub reference_price: u64,
+    /// Half-width of the price band in basis points of the reference price.
+    pub band_bps: u32,
+    /// Option: symbol of the underlying.
+    #[serde(default)]
+    pub underlying: Option<String>,
+    /// Option: strike price (price units).
+    #[serde(default)]
+    pub strike: Option<u64>,
+    /// Option: put or call.
+    #[serde(default)]
+    pub put_call: Option<PutCallConfig>,
+    /// Future/option: expiry date as YYYYMMDD.
+    #[serde(default)]
+    pub expiry: Option<u32>,
+    /// Last trading day as YYYYMMDD, if any.
+    #[serde(default)]
+    pub last_trading_day: Option<u32>,
+    /// State at start-up.
+    #[serde(default)]
+    pub state: TradingStateConfig,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn max_qty() -> u32 {
+    999_999
 }
 
 /// Whether hot agents get a thread each or share one.

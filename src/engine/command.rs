@@ -1,0 +1,220 @@
+//! Commands into the core: fixed-size, wire-format independent records.
+//!
+//! The session layer decodes OUCH (or anything else) into these. Every command carries
+//! the timestamp that is the core's notion of time (`ts_ns`, nanoseconds since midnight)
+//! and, for order entry, the session (OUCH account) and UserRefIdx channel.
+//!
+//! Orders are addressed by [`OrderRef`], the core's handle returned in `Accepted`; the
+//! session layer keeps its UserRefNum → OrderRef map (see `docs/MATCHING.md`), and the
+//! core checks that the handle's order belongs to the same session, channel and
+//! UserRefNum, so a stale or forged handle is ignored, never applied to another order.
+
+use super::types::{OrderRef, Side, StpMode, Tif, TradingState};
+use super::wire::{record, record_enum};
+
+/// In a [`Replace`], "inherit the original's value" for `min_qty`, `max_floor` and
+/// `expire_time_s` (OUCH: an unspecified appendage defaults to the original's).
+pub const INHERIT: u32 = u32::MAX;
+
+record! {
+    /// Enter Order (OUCH `O`).
+    pub struct Enter {
+        /// Core time of this command (ns since midnight).
+        pub ts_ns: u64,
+        /// Session (OUCH account) id, `0..max_sessions`.
+        pub session: u16,
+        /// UserRefIdx channel within the session.
+        pub user_ref_idx: u8,
+        /// Must be above the channel's last UserRefNum.
+        pub user_ref_num: u32,
+        /// Instrument index (ITCH stock locate).
+        pub instrument: u16,
+        /// Side.
+        pub side: Side,
+        /// Total shares.
+        pub qty: u32,
+        /// Limit price (4 implied decimals); ≥ [`MARKET_PRICE`](super::types::MARKET_PRICE) = market.
+        pub price: u64,
+        /// Time in force.
+        pub tif: Tif,
+        /// Hidden orders print no ITCH `A`.
+        pub display: super::types::Display,
+        /// Post-only: never takes (repriced behind the contra best; see docs).
+        pub post_only: bool,
+        /// Self-match prevention strategy of this firm.
+        pub stp: StpMode,
+        /// Firm id (four ASCII characters, see [`firm_id`](super::types::firm_id)).
+        pub firm: u32,
+        /// Minimum quantity to execute on entry, 0 = none (IOC only).
+        pub min_qty: u32,
+        /// Reserve order: displayed quantity, 0 = not a reserve order.
+        pub max_floor: u32,
+        /// GTT: seconds to live.
+        pub expire_time_s: u32,
+    }
+}
+
+record! {
+    /// Replace Order (OUCH `U`): a new UserRefNum, new details, always loses priority.
+    pub struct Replace {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Session id.
+        pub session: u16,
+        /// UserRefIdx channel.
+        pub user_ref_idx: u8,
+        /// The replacement's UserRefNum (must be above the channel's high-water mark).
+        pub user_ref_num: u32,
+        /// The UserRefNum of the order being replaced.
+        pub orig_user_ref_num: u32,
+        /// The core's handle of the order being replaced.
+        pub order: OrderRef,
+        /// Total shares liable, including shares already executed or STP-decremented.
+        pub qty: u32,
+        /// New limit price (market sentinel allowed).
+        pub price: u64,
+        /// New time in force.
+        pub tif: Tif,
+        /// New display.
+        pub display: super::types::Display,
+        /// New post-only flag.
+        pub post_only: bool,
+        /// New side: must rest on the same book side (S/T/E swap only).
+        pub side: Side,
+        /// New MinQty, or [`INHERIT`].
+        pub min_qty: u32,
+        /// New MaxFloor, or [`INHERIT`].
+        pub max_floor: u32,
+        /// New ExpireTime, or [`INHERIT`].
+        pub expire_time_s: u32,
+    }
+}
+
+record! {
+    /// Cancel Order (OUCH `X`): reduce to an intended size; 0 cancels all.
+    pub struct Cancel {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Session id.
+        pub session: u16,
+        /// UserRefIdx channel.
+        pub user_ref_idx: u8,
+        /// The order's current UserRefNum.
+        pub user_ref_num: u32,
+        /// The core's handle of the order.
+        pub order: OrderRef,
+        /// New intended size: total shares that may execute, including those already
+        /// executed. 0 = cancel all remaining.
+        pub qty: u32,
+    }
+}
+
+record! {
+    /// Modify Order (OUCH `M`): side swap among S/T/E and/or reduction; keeps priority.
+    pub struct Modify {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Session id.
+        pub session: u16,
+        /// UserRefIdx channel.
+        pub user_ref_idx: u8,
+        /// The order's current UserRefNum.
+        pub user_ref_num: u32,
+        /// The core's handle of the order.
+        pub order: OrderRef,
+        /// New side.
+        pub side: Side,
+        /// New intended size (as in [`Cancel`]); an increase is ignored.
+        pub qty: u32,
+    }
+}
+
+record! {
+    /// Mass Cancel (OUCH `C`): all of the session's orders for a firm, optionally one
+    /// instrument.
+    pub struct MassCancel {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Session id.
+        pub session: u16,
+        /// UserRefIdx channel (its UserRefNum is consumed).
+        pub user_ref_idx: u8,
+        /// UserRefNum of this request.
+        pub user_ref_num: u32,
+        /// Firm whose orders are cancelled.
+        pub firm: u32,
+        /// Instrument, or [`ALL_INSTRUMENTS`](super::types::ALL_INSTRUMENTS).
+        pub instrument: u16,
+    }
+}
+
+record! {
+    /// Operator command: change an instrument's trading state (halt, resume, close,
+    /// expire). Closing or expiring cancels every resting order of the instrument.
+    pub struct SetTradingState {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Instrument index.
+        pub instrument: u16,
+        /// New state.
+        pub state: TradingState,
+    }
+}
+
+record! {
+    /// Operator command: an ITCH system event. Code `O` (start of messages) also
+    /// publishes the stock directory (`R`) and trading action (`H`) of every instrument.
+    pub struct SystemEvent {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// ITCH event code (`O`, `S`, `Q`, `M`, `E`, `C`).
+        pub code: u8,
+    }
+}
+
+record! {
+    /// Advances the core's time only (expires GTT orders due by `ts_ns`).
+    pub struct Tick {
+        /// Core time of this command.
+        pub ts_ns: u64,
+    }
+}
+
+record_enum! {
+    /// A command into the matching core.
+    pub enum Command {
+        /// Enter Order.
+        Enter(Enter) = b'O',
+        /// Replace Order.
+        Replace(Replace) = b'U',
+        /// Cancel Order.
+        Cancel(Cancel) = b'X',
+        /// Modify Order.
+        Modify(Modify) = b'M',
+        /// Mass Cancel.
+        MassCancel(MassCancel) = b'C',
+        /// Set trading state.
+        SetTradingState(SetTradingState) = b'H',
+        /// System event.
+        SystemEvent(SystemEvent) = b'S',
+        /// Time tick.
+        Tick(Tick) = b'T',
+    }
+}
+
+impl Command {
+    /// The command's timestamp: the core's time while it runs.
+    #[inline]
+    pub fn ts_ns(&self) -> u64 {
+        match self {
+            Command::Enter(c) => c.ts_ns,
+            Command::Replace(c) => c.ts_ns,
+            Command::Cancel(c) => c.ts_ns,
+            Command::Modify(c) => c.ts_ns,
+            Command::MassCancel(c) => c.ts_ns,
+            Command::SetTradingState(c) => c.ts_ns,
+            Command::SystemEvent(c) => c.ts_ns,
+            Command::Tick(c) => c.ts_ns,
+        }
+    }
+}

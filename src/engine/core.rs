@@ -1,0 +1,1 @@
+//! The core loop (placeholder, built next).

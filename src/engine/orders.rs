@@ -1,0 +1,154 @@
+//! The order pool: a preallocated array of orders with a free list threaded through it.
+
+use super::types::{OrderRef, Side, StpMode, Tif};
+
+/// "No order" in the intrusive links.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Order flag: not shown on market data.
+pub(crate) const HIDDEN: u8 = 1;
+/// Order flag: must not take liquidity.
+pub(crate) const POST_ONLY: u8 = 2;
+/// Order flag: the slot holds a live order.
+pub(crate) const LIVE: u8 = 4;
+/// Order flag: the order is linked into a price level.
+pub(crate) const RESTING: u8 = 8;
+/// Order flag: the order is linked into its session's list.
+pub(crate) const IN_SESSION: u8 = 16;
+
+/// One order. Links are pool indices: `next`/`prev` thread the price level's FIFO
+/// (or the free list through `next`), `sess_next`/`sess_prev` the session's orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Order {
+    pub next: u32,
+    pub prev: u32,
+    pub sess_next: u32,
+    pub sess_prev: u32,
+    /// Bumped when the slot is freed; part of [`OrderRef`].
+    pub generation: u32,
+    pub user_ref_num: u32,
+    /// Price level index within the instrument's band.
+    pub level: u32,
+    /// Open shares (displayed + reserve, or hidden).
+    pub leaves: u32,
+    /// Displayed shares of a visible order (== leaves unless reserve); 0 when hidden.
+    pub display: u32,
+    /// Reserve order: shares shown per refresh; 0 = not a reserve order.
+    pub max_floor: u32,
+    /// Shares executed or STP-decremented over the order/replace chain.
+    pub done: u32,
+    pub firm: u32,
+    /// Day-unique order number; also the time priority (strictly increasing per level).
+    pub order_number: u64,
+    pub instrument: u16,
+    pub session: u16,
+    pub user_ref_idx: u8,
+    pub side: Side,
+    pub tif: Tif,
+    pub flags: u8,
+    pub stp: StpMode,
+}
+
+impl Order {
+    const EMPTY: Order = Order {
+        next: NIL,
+        prev: NIL,
+        sess_next: NIL,
+        sess_prev: NIL,
+        generation: 1,
+        user_ref_num: 0,
+        level: 0,
+        leaves: 0,
+        display: 0,
+        max_floor: 0,
+        done: 0,
+        firm: 0,
+        order_number: 0,
+        instrument: 0,
+        session: 0,
+        user_ref_idx: 0,
+        side: Side::Buy,
+        tif: Tif::Day,
+        flags: 0,
+        stp: StpMode::None,
+    };
+
+    /// True when the order prints on market data.
+    #[inline]
+    pub fn visible(&self) -> bool {
+        self.flags & HIDDEN == 0
+    }
+}
+
+/// Fixed-capacity order storage; allocation is a free-list pop, never a heap allocation.
+#[derive(Debug, Clone)]
+pub(crate) struct OrderPool {
+    pub orders: Vec<Order>,
+    free_head: u32,
+    live: u32,
+}
+
+impl OrderPool {
+    /// A pool of `capacity` orders, all free.
+    pub fn new(capacity: u32) -> Self {
+        let mut orders = vec![Order::EMPTY; capacity as usize];
+        for (i, o) in orders.iter_mut().enumerate() {
+            o.next = if i + 1 < capacity as usize {
+                i as u32 + 1
+            } else {
+                NIL
+            };
+        }
+        OrderPool {
+            orders,
+            free_head: if capacity > 0 { 0 } else { NIL },
+            live: 0,
+        }
+    }
+
+    /// Takes a free slot, or `None` when the pool is exhausted.
+    #[inline]
+    pub fn alloc(&mut self) -> Option<u32> {
+        let idx = self.free_head;
+        let o = self.orders.get_mut(idx as usize)?;
+        self.free_head = o.next;
+        let generation = o.generation;
+        *o = Order::EMPTY;
+        o.generation = generation;
+        o.flags = LIVE;
+        self.live += 1;
+        Some(idx)
+    }
+
+    /// Returns a slot to the free list; outstanding handles to it become stale.
+    #[inline]
+    pub fn free(&mut self, idx: u32) {
+        let head = self.free_head;
+        let o = &mut self.orders[idx as usize];
+        debug_assert!(o.flags & LIVE != 0, "double free of order {idx}");
+        o.generation = o.generation.wrapping_add(1).max(1);
+        o.flags = 0;
+        o.next = head;
+        self.free_head = idx;
+        self.live -= 1;
+    }
+
+    /// The slot of a live order named by `r`, or `None` for a stale or invalid handle.
+    #[inline]
+    pub fn lookup(&self, r: OrderRef) -> Option<u32> {
+        let o = self.orders.get(r.index() as usize)?;
+        (o.flags & LIVE != 0 && o.generation == r.generation()).then_some(r.index())
+    }
+
+    /// The handle of slot `idx`.
+    #[inline]
+    pub fn handle(&self, idx: u32) -> OrderRef {
+        OrderRef::new(idx, self.orders[idx as usize].generation)
+    }
+
+    /// Live orders.
+    #[inline]
+    pub fn live(&self) -> u32 {
+        self.live
+    }
+}
