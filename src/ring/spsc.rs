@@ -17,6 +17,14 @@
 //!   memory therefore reads as empty, and a stale slot from the previous lap never
 //!   matches because the capacity is at most 2^31.
 //!
+//! ```
+//! use tickgate::ring::{shm::Layout, spsc};
+//!
+//! let (mut tx, mut rx) = spsc::channel(Layout { capacity: 1024, slot_bytes: 64 }).unwrap();
+//! tx.try_write(5, |buf| buf.copy_from_slice(b"hello")).unwrap(); // claim → write → commit
+//! assert_eq!(rx.read(|record| record.to_vec()), Some(b"hello".to_vec())); // in place
+//! ```
+//!
 //! NB: the commit word travels in the slot's own cache line, so a hand-off moves one
 //! line instead of two (payload + a separate tail index). Measured here
 //! (`cargo bench --bench ring`, 2026-11-22, see bench/RESULTS.md): the
