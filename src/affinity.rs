@@ -183,15 +183,26 @@ impl SpinThenYield {
     }
 }
 
+/// The spin phase both backing-off strategies share: returns true while the thread
+/// should keep spinning (and spins once), false once it should back off.
+#[inline]
+fn spin_phase(spins: &mut u32, max_spins: u32, work_count: usize) -> bool {
+    if work_count > 0 {
+        *spins = 0;
+        return true;
+    }
+    if *spins < max_spins {
+        *spins += 1;
+        std::hint::spin_loop();
+        return true;
+    }
+    false
+}
+
 impl Idle for SpinThenYield {
     #[inline]
     fn idle(&mut self, work_count: usize, _ready: impl FnMut() -> bool) {
-        if work_count > 0 {
-            self.spins = 0;
-        } else if self.spins < self.max_spins {
-            self.spins += 1;
-            std::hint::spin_loop();
-        } else {
+        if !spin_phase(&mut self.spins, self.max_spins, work_count) {
             std::thread::yield_now();
         }
     }
@@ -298,14 +309,8 @@ impl<'a> SpinThenPark<'a> {
 impl Idle for SpinThenPark<'_> {
     #[inline]
     fn idle(&mut self, work_count: usize, ready: impl FnMut() -> bool) {
-        if work_count > 0 {
-            self.spins = 0;
-        } else if self.spins < self.max_spins {
-            self.spins += 1;
-            std::hint::spin_loop();
-        } else {
-            let mut ready = ready;
-            self.parker.park(self.park_timeout, &mut ready);
+        if !spin_phase(&mut self.spins, self.max_spins, work_count) {
+            self.parker.park(self.park_timeout, ready);
             self.spins = 0;
         }
     }
