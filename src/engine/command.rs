@@ -181,6 +181,7 @@ record! {
 }
 
 record_enum! {
+    super::wire::RECORD_BYTES;
     /// A command into the matching core.
     pub enum Command {
         /// Enter Order.

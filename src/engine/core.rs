@@ -1,1 +1,342 @@
-//! The core loop (placeholder, built next).
+//! The core loop: an agent that polls N command inputs round-robin, hands each command
+//! to the [`Engine`], and writes the events to per-session outputs and the market-data
+//! output.
+//!
+//! Inputs and outputs are traits, so the loop runs over the SPSC rings
+//! ([`crate::ring::spsc`], [`crate::ring::broadcast`]; implementations below) in
+//! production and over plain vectors in tests. Fairness: each input gives at most
+//! `drain_limit` records per [`Core::do_work`] call, and the input polled first rotates.
+//!
+//! Back-pressure: a full session output stalls the core (it spins until the session's
+//! gateway drains it) — events are never dropped, because they are the record of trades.
+//! Stalls are counted. The market-data broadcast ring never waits.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::command::Command;
+use super::event::{EventSink, MdEvent, OrderEvent};
+use super::state::Engine;
+use super::wire::{MD_RECORD_BYTES, RECORD_BYTES};
+use crate::affinity::Idle;
+use crate::ring::{broadcast, spsc};
+
+/// A source of encoded [`Command`] records.
+pub trait CommandInput {
+    /// Calls `f` with up to `max` records in order; returns how many.
+    fn drain(&mut self, max: usize, f: impl FnMut(&[u8])) -> usize;
+    /// Whether a record is waiting (for idle strategies).
+    fn has_record(&self) -> bool;
+}
+
+/// An output is full: the core retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputFull;
+
+/// Where one session's events go (its gateway or algo).
+pub trait SessionOutput {
+    /// Writes one event, or reports back-pressure.
+    fn try_send(&mut self, event: &OrderEvent) -> Result<(), OutputFull>;
+}
+
+/// Where market-data events go (the ITCH broadcast).
+pub trait MarketOutput {
+    /// Writes one event, or reports back-pressure.
+    fn try_publish(&mut self, event: &MdEvent) -> Result<(), OutputFull>;
+}
+
+/// Counters of the loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Commands processed.
+    pub commands: u64,
+    /// Records that did not decode (counted and skipped).
+    pub bad_records: u64,
+    /// Times an output was full and the core spun.
+    pub output_stalls: u64,
+    /// Session events for a session without an output (e.g. operator commands).
+    pub unrouted_events: u64,
+}
+
+/// Why a core could not be assembled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreError {
+    /// No inputs.
+    NoInputs,
+    /// A ring's slots are smaller than its records.
+    SlotTooSmall {
+        /// Payload bytes a slot holds.
+        max_record_bytes: usize,
+        /// Bytes a record needs.
+        needed: usize,
+    },
+}
+
+impl std::fmt::Display for CoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoInputs => write!(f, "the core needs at least one input"),
+            Self::SlotTooSmall {
+                max_record_bytes,
+                needed,
+            } => write!(
+                f,
+                "ring slots hold {max_record_bytes} bytes but engine records need \
+                 {needed}; use larger slot_bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+/// The matching-core agent.
+#[derive(Debug)]
+pub struct Core<I, O, M> {
+    engine: Engine,
+    inputs: Vec<I>,
+    /// Indexed by session id.
+    outputs: Vec<O>,
+    market: M,
+    drain_limit: usize,
+    next_input: usize,
+    stats: CoreStats,
+}
+
+impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
+    /// Assembles a core; `outputs[s]` receives session `s`'s events.
+    pub fn new(
+        engine: Engine,
+        inputs: Vec<I>,
+        outputs: Vec<O>,
+        market: M,
+        drain_limit: usize,
+    ) -> Result<Self, CoreError> {
+        if inputs.is_empty() {
+            return Err(CoreError::NoInputs);
+        }
+        Ok(Core {
+            engine,
+            inputs,
+            outputs,
+            market,
+            drain_limit: drain_limit.max(1),
+            next_input: 0,
+            stats: CoreStats::default(),
+        })
+    }
+
+    /// One round: each input drained up to the drain limit, starting with a rotating
+    /// input. Returns the records consumed (0 = idle).
+    pub fn do_work(&mut self) -> usize {
+        let n = self.inputs.len();
+        let mut work = 0;
+        for k in 0..n {
+            let i = (self.next_input + k) % n;
+            let Core {
+                engine,
+                inputs,
+                outputs,
+                market,
+                stats,
+                drain_limit,
+                ..
+            } = self;
+            let mut sink = Router {
+                outputs,
+                market,
+                stats,
+            };
+            work += inputs[i].drain(*drain_limit, |record| match Command::decode(record) {
+                Ok(cmd) => {
+                    sink.stats.commands += 1;
+                    engine.process(&cmd, &mut sink);
+                }
+                Err(_) => sink.stats.bad_records += 1,
+            });
+        }
+        self.next_input = (self.next_input + 1) % n;
+        work
+    }
+
+    /// Runs [`Core::do_work`] with `idle` between empty rounds until `stop` is set.
+    pub fn run(&mut self, idle: &mut impl Idle, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let work = self.do_work();
+            let inputs = &self.inputs;
+            idle.idle(work, || inputs.iter().any(|i| i.has_record()));
+        }
+    }
+
+    /// The engine (state queries, `state_hash`).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The loop's counters.
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+
+    /// The session outputs (tests read them back).
+    pub fn outputs(&self) -> &[O] {
+        &self.outputs
+    }
+
+    /// The market-data output.
+    pub fn market(&self) -> &M {
+        &self.market
+    }
+}
+
+/// The production core: SPSC command rings in, an SPSC ring per session out, ITCH-shaped
+/// records on the broadcast ring.
+pub type RingCore = Core<spsc::Consumer, spsc::Producer, broadcast::Writer>;
+
+impl RingCore {
+    /// Assembles a core over rings, checking that every slot holds an engine record.
+    pub fn over_rings(
+        engine: Engine,
+        inputs: Vec<spsc::Consumer>,
+        outputs: Vec<spsc::Producer>,
+        market: broadcast::Writer,
+        drain_limit: usize,
+    ) -> Result<Self, CoreError> {
+        let sizes = inputs.iter().map(|c| c.max_record_bytes());
+        for max in sizes.chain(outputs.iter().map(|p| p.max_record_bytes())) {
+            check_slot(max, RECORD_BYTES)?;
+        }
+        check_slot(market.max_record_bytes(), MD_RECORD_BYTES)?;
+        Self::new(engine, inputs, outputs, market, drain_limit)
+    }
+}
+
+/// Routes engine events to the outputs, spinning on back-pressure.
+struct Router<'a, O, M> {
+    outputs: &'a mut [O],
+    market: &'a mut M,
+    stats: &'a mut CoreStats,
+}
+
+impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, O, M> {
+    #[inline]
+    fn order_event(&mut self, event: &OrderEvent) {
+        let Some(out) = self.outputs.get_mut(usize::from(event.session())) else {
+            self.stats.unrouted_events += 1;
+            return;
+        };
+        while out.try_send(event).is_err() {
+            self.stats.output_stalls += 1;
+            std::hint::spin_loop();
+        }
+    }
+
+    #[inline]
+    fn market_event(&mut self, event: &MdEvent) {
+        while self.market.try_publish(event).is_err() {
+            self.stats.output_stalls += 1;
+            std::hint::spin_loop();
+        }
+    }
+}
+
+impl CommandInput for spsc::Consumer {
+    #[inline]
+    fn drain(&mut self, max: usize, f: impl FnMut(&[u8])) -> usize {
+        spsc::Consumer::drain(self, max, f)
+    }
+
+    fn has_record(&self) -> bool {
+        spsc::Consumer::has_record(self)
+    }
+}
+
+/// Checks that a ring's slots hold records of `size` bytes.
+pub fn check_slot(max_record_bytes: usize, size: usize) -> Result<(), CoreError> {
+    if max_record_bytes < size {
+        return Err(CoreError::SlotTooSmall {
+            max_record_bytes,
+            needed: size,
+        });
+    }
+    Ok(())
+}
+
+impl SessionOutput for spsc::Producer {
+    #[inline]
+    fn try_send(&mut self, event: &OrderEvent) -> Result<(), OutputFull> {
+        // A slot too small for a record is a set-up error (see `check_slot`); it
+        // reads as permanent back-pressure here rather than a panic.
+        self.try_write(RECORD_BYTES, |buf| {
+            event.encode_into(buf);
+        })
+        .map_err(|_| OutputFull)
+    }
+}
+
+impl MarketOutput for broadcast::Writer {
+    #[inline]
+    fn try_publish(&mut self, event: &MdEvent) -> Result<(), OutputFull> {
+        self.publish_with(MD_RECORD_BYTES, |buf| {
+            event.encode_into(buf);
+        })
+        .map(|_| ())
+        .map_err(|_| OutputFull)
+    }
+}
+
+/// An in-memory input for tests: records queued in a `Vec`.
+#[derive(Debug, Default, Clone)]
+pub struct VecInput {
+    /// Encoded commands not yet drained.
+    pub records: std::collections::VecDeque<[u8; RECORD_BYTES]>,
+}
+
+impl VecInput {
+    /// Queues a command.
+    pub fn push(&mut self, cmd: &Command) {
+        let mut buf = [0; RECORD_BYTES];
+        cmd.encode(&mut buf);
+        self.records.push_back(buf);
+    }
+}
+
+impl CommandInput for VecInput {
+    fn drain(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> usize {
+        let n = max.min(self.records.len());
+        for r in self.records.drain(..n) {
+            f(&r);
+        }
+        n
+    }
+
+    fn has_record(&self) -> bool {
+        !self.records.is_empty()
+    }
+}
+
+/// An in-memory output for tests: events appended to a `Vec`.
+#[derive(Debug, Clone)]
+pub struct VecOutput<E> {
+    /// Events written.
+    pub events: Vec<E>,
+}
+
+impl<E> Default for VecOutput<E> {
+    fn default() -> Self {
+        VecOutput { events: Vec::new() }
+    }
+}
+
+impl SessionOutput for VecOutput<OrderEvent> {
+    fn try_send(&mut self, event: &OrderEvent) -> Result<(), OutputFull> {
+        self.events.push(*event);
+        Ok(())
+    }
+}
+
+impl MarketOutput for VecOutput<MdEvent> {
+    fn try_publish(&mut self, event: &MdEvent) -> Result<(), OutputFull> {
+        self.events.push(*event);
+        Ok(())
+    }
+}

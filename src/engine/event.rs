@@ -249,6 +249,7 @@ record! {
 }
 
 record_enum! {
+    super::wire::RECORD_BYTES;
     /// An event for one session (becomes an OUCH outbound message).
     pub enum OrderEvent {
         /// Order accepted.
@@ -450,6 +451,7 @@ record! {
 }
 
 record_enum! {
+    super::wire::MD_RECORD_BYTES;
     /// A market-data event (becomes one ITCH 5.0 message).
     pub enum MdEvent {
         /// `S`.

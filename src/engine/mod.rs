@@ -38,4 +38,4 @@ pub use types::{
     CancelReason, Display, IgnoreReason, Liquidity, OrderRef, RejectReason, Side, StpMode, Tif,
     TradingState,
 };
-pub use wire::{DecodeError, RECORD_BYTES};
+pub use wire::{DecodeError, MD_RECORD_BYTES, RECORD_BYTES};

@@ -1,9 +1,10 @@
 //! Fixed-size byte encoding of the core's records (commands and events).
 //!
-//! Every record is [`RECORD_BYTES`] long: a kind byte, the fields big-endian in
-//! declaration order, zero padding. 56 bytes fit one 64-byte ring slot with its 8-byte
-//! header, so one record is one cache line on the ring. Decoding checks the length, the
-//! kind and every enum byte and never panics.
+//! Commands and session events are [`RECORD_BYTES`] long, market-data events
+//! [`MD_RECORD_BYTES`]: a kind byte, the fields big-endian in declaration order, zero
+//! padding. 56 bytes fit one 64-byte SPSC slot with its 8-byte header and 48 bytes one
+//! 64-byte broadcast slot with its 16-byte header, so every record is one cache line on
+//! its ring. Decoding checks the length, the kind and every enum byte and never panics.
 
 use std::fmt;
 
@@ -12,13 +13,16 @@ use super::types::{
     TradingState,
 };
 
-/// Size of every encoded command and event.
+/// Size of every encoded command and session event.
 pub const RECORD_BYTES: usize = 56;
+
+/// Size of every encoded market-data event.
+pub const MD_RECORD_BYTES: usize = 48;
 
 /// Why a byte record is not a valid command or event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The record is shorter than [`RECORD_BYTES`].
+    /// The record is shorter than its kind's fixed size.
     Short {
         /// Bytes given.
         len: usize,
@@ -37,7 +41,7 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Short { len } => write!(f, "record has {len} bytes, needs {RECORD_BYTES}"),
+            Self::Short { len } => write!(f, "record of {len} bytes is too short"),
             Self::UnknownKind(k) => write!(f, "unknown record kind 0x{k:02x}"),
             Self::BadField { offset, byte } => {
                 write!(f, "bad byte 0x{byte:02x} at offset {offset}")
@@ -50,15 +54,17 @@ impl std::error::Error for DecodeError {}
 
 /// Writes fields into a record buffer.
 pub(crate) struct Writer<'a> {
-    buf: &'a mut [u8; RECORD_BYTES],
+    buf: &'a mut [u8],
     pos: usize,
 }
 
 impl<'a> Writer<'a> {
-    /// Starts a record of `kind`, zeroing the buffer.
-    pub(crate) fn new(buf: &'a mut [u8; RECORD_BYTES], kind: u8) -> Self {
-        *buf = [0; RECORD_BYTES];
-        buf[0] = kind;
+    /// Starts a record of `kind`, zeroing the (non-empty) buffer.
+    pub(crate) fn new(buf: &'a mut [u8], kind: u8) -> Self {
+        buf.fill(0);
+        if let Some(b) = buf.first_mut() {
+            *b = kind;
+        }
         Writer { buf, pos: 1 }
     }
 
@@ -79,12 +85,13 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Checks the length and returns the kind byte and a reader positioned after it.
-    pub(crate) fn new(buf: &'a [u8]) -> Result<(u8, Self), DecodeError> {
-        if buf.len() < RECORD_BYTES {
-            return Err(DecodeError::Short { len: buf.len() });
+    /// Checks the length against `size` and returns the kind byte and a reader
+    /// positioned after it.
+    pub(crate) fn new(buf: &'a [u8], size: usize) -> Result<(u8, Self), DecodeError> {
+        match buf.first() {
+            Some(&kind) if buf.len() >= size => Ok((kind, Reader { buf, pos: 1 })),
+            _ => Err(DecodeError::Short { len: buf.len() }),
         }
-        Ok((buf[0], Reader { buf, pos: 1 }))
     }
 
     #[inline]
@@ -234,16 +241,22 @@ macro_rules! record {
 }
 pub(crate) use record;
 
-/// Declares an enum of records with `encode` / `decode` keyed by a kind byte.
+/// Declares an enum of records of `$size` bytes with `encode` / `decode` keyed by a kind
+/// byte.
 macro_rules! record_enum {
-    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $var:ident($t:ty) = $tag:expr),+ $(,)? }) => {
+    ($size:path; $(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $var:ident($t:ty) = $tag:expr),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $name { $($(#[$vm])* $var($t)),+ }
 
+        const _: () = { $(assert!(<$t>::FIELDS_BYTES < $size);)+ };
+
         impl $name {
-            /// Encodes into exactly [`RECORD_BYTES`](crate::engine::wire::RECORD_BYTES) bytes.
-            pub fn encode(&self, buf: &mut [u8; $crate::engine::wire::RECORD_BYTES]) {
+            /// Size of the encoded record.
+            pub const BYTES: usize = $size;
+
+            /// Encodes into exactly [`Self::BYTES`] bytes.
+            pub fn encode(&self, buf: &mut [u8; $size]) {
                 match self {
                     $(Self::$var(v) => {
                         let mut w = $crate::engine::wire::Writer::new(buf, $tag);
@@ -255,14 +268,14 @@ macro_rules! record_enum {
             /// Encodes into the front of `buf`; `None` (nothing written) when `buf` is
             /// shorter than a record, else the bytes written.
             pub fn encode_into(&self, buf: &mut [u8]) -> Option<usize> {
-                let head = buf.first_chunk_mut::<{ $crate::engine::wire::RECORD_BYTES }>()?;
+                let head = buf.first_chunk_mut::<{ $size }>()?;
                 self.encode(head);
-                Some($crate::engine::wire::RECORD_BYTES)
+                Some($size)
             }
 
             /// Decodes a record; never panics on any input.
             pub fn decode(buf: &[u8]) -> Result<Self, $crate::engine::wire::DecodeError> {
-                let (kind, mut r) = $crate::engine::wire::Reader::new(buf)?;
+                let (kind, mut r) = $crate::engine::wire::Reader::new(buf, $size)?;
                 match kind {
                     $(k if k == $tag => Ok(Self::$var(<$t>::get_fields(&mut r)?)),)+
                     k => Err($crate::engine::wire::DecodeError::UnknownKind(k)),

@@ -281,7 +281,7 @@ pub fn kinds(ev: &[AnyEvent]) -> Vec<String> {
                     (buf[0] as char).to_string()
                 }
                 AnyEvent::Market(m) => {
-                    m.encode(&mut buf);
+                    m.encode_into(&mut buf);
                     format!("md:{}", buf[0] as char)
                 }
             }

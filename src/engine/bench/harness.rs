@@ -1,0 +1,144 @@
+//! The benchmark loop shared by `tickgate bench engine` and `bench/engine.rs`.
+//!
+//! Venues (our engine, peers) see the same stream, chunk by chunk, interleaved (A B C A B
+//! C …, rotating who goes first) so drift of this noisy VM hits all alike. Even chunks
+//! are timed as a whole (throughput, no per-command clock reads); odd chunks read the
+//! TSC after every command (latency = gap between consecutive reads, so it includes one
+//! clock read, ≈20 ns here). The first chunks warm up and are discarded.
+
+use hdrhistogram::Histogram;
+
+use super::stream::{GenCmd, Stream, StreamConfig};
+use crate::bench::report::latency_histogram;
+use crate::clock::Clock;
+
+/// Something that executes generated commands: our engine or a peer.
+pub trait Venue {
+    /// Display name (the JSON key).
+    fn name(&self) -> &'static str;
+    /// Executes one command.
+    fn apply(&mut self, cmd: &GenCmd);
+    /// A short description of the venue's state at the end (e.g. live orders).
+    fn summary(&self) -> String {
+        String::new()
+    }
+}
+
+/// Runs chunks on a venue, monomorphised so the per-command call is static.
+pub trait ChunkRunner {
+    /// The venue's name.
+    fn name(&self) -> &'static str;
+    /// Runs a chunk without timing individual commands.
+    fn run_untimed(&mut self, cmds: &[GenCmd]);
+    /// Runs a chunk, recording each command's latency (ns) into `hist`.
+    fn run_timed(&mut self, cmds: &[GenCmd], clock: &Clock, hist: &mut Histogram<u64>);
+    /// The venue's end-of-run summary.
+    fn summary(&self) -> String;
+}
+
+impl<V: Venue> ChunkRunner for V {
+    fn name(&self) -> &'static str {
+        Venue::name(self)
+    }
+
+    #[inline(never)]
+    fn run_untimed(&mut self, cmds: &[GenCmd]) {
+        for c in cmds {
+            self.apply(c);
+        }
+    }
+
+    #[inline(never)]
+    fn run_timed(&mut self, cmds: &[GenCmd], clock: &Clock, hist: &mut Histogram<u64>) {
+        let mut last = clock.now();
+        for c in cmds {
+            self.apply(c);
+            let now = clock.now();
+            hist.saturating_record(clock.ticks_to_ns(now - last).max(1));
+            last = now;
+        }
+    }
+
+    fn summary(&self) -> String {
+        Venue::summary(self)
+    }
+}
+
+/// Run parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct RunConfig {
+    /// Commands in total (per venue).
+    pub commands: u64,
+    /// Commands per chunk.
+    pub chunk: usize,
+    /// Chunks discarded as warm-up.
+    pub warmup_chunks: u64,
+    /// The stream.
+    pub stream: StreamConfig,
+}
+
+/// What one venue measured.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Venue name.
+    pub name: &'static str,
+    /// Commands in the throughput chunks.
+    pub throughput_cmds: u64,
+    /// Time spent in the throughput chunks.
+    pub throughput_ns: u64,
+    /// Per-command latency of the latency chunks.
+    pub hist: Histogram<u64>,
+    /// The venue's end-of-run summary.
+    pub summary: String,
+}
+
+impl Measured {
+    /// Commands per second over the throughput chunks.
+    pub fn cmds_per_s(&self) -> f64 {
+        if self.throughput_ns == 0 {
+            return 0.0;
+        }
+        self.throughput_cmds as f64 * 1e9 / self.throughput_ns as f64
+    }
+}
+
+/// Runs the stream through every venue, interleaved by chunk.
+pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) -> Vec<Measured> {
+    let mut out: Vec<Measured> = venues
+        .iter()
+        .map(|v| Measured {
+            name: v.name(),
+            throughput_cmds: 0,
+            throughput_ns: 0,
+            hist: latency_histogram(),
+            summary: String::new(),
+        })
+        .collect();
+    let mut scratch = latency_histogram();
+    let mut stream = Stream::new(cfg.stream);
+    let mut chunk = vec![GenCmd::default(); cfg.chunk.max(1)];
+    let chunks = cfg.commands.div_ceil(chunk.len() as u64);
+    for c in 0..chunks {
+        stream.fill(&mut chunk);
+        let warm = c < cfg.warmup_chunks;
+        for k in 0..venues.len() {
+            let i = (k + c as usize) % venues.len();
+            let (v, m) = (&mut venues[i], &mut out[i]);
+            if c % 2 == 1 {
+                v.run_timed(&chunk, clock, if warm { &mut scratch } else { &mut m.hist });
+            } else {
+                let t0 = clock.now();
+                v.run_untimed(&chunk);
+                let dt = clock.ticks_to_ns(clock.now() - t0);
+                if !warm {
+                    m.throughput_cmds += chunk.len() as u64;
+                    m.throughput_ns += dt;
+                }
+            }
+        }
+    }
+    for (v, m) in venues.iter().zip(&mut out) {
+        m.summary = v.summary();
+    }
+    out
+}

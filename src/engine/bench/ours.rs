@@ -1,0 +1,226 @@
+//! tickgate's engine as a benchmark venue.
+
+use super::harness::Venue;
+use super::stream::{
+    FLAG_GTT, FLAG_HIDDEN, FLAG_POST_ONLY, FLAG_RESERVE, FLAG_STP, GenCmd, GenKind,
+};
+use crate::config::{EngineConfig, InstrumentConfig};
+use crate::engine::command::{Cancel, Enter, INHERIT, MassCancel, Replace};
+use crate::engine::types::{ALL_INSTRUMENTS, MARKET_PRICE, firm_id};
+use crate::engine::{
+    Command, Display, Engine, EngineError, EventSink, MdEvent, OrderEvent, OrderRef, Side, StpMode,
+    Tif,
+};
+
+/// Generator ids are mapped to handles through a ring this large (ids older than this
+/// many adds are never targeted in practice; a stale entry is ignored by the engine's
+/// ownership check, never applied to another order).
+const ID_RING: usize = 1 << 22;
+
+/// Counts events and remembers the last accepted handle (never allocates).
+#[derive(Debug, Default)]
+pub struct CountingSink {
+    /// Session events seen.
+    pub order_events: u64,
+    /// Market-data events seen.
+    pub market_events: u64,
+    /// Executions seen (both sides).
+    pub executions: u64,
+    /// Handle of the last `Accepted`.
+    pub last_accepted: OrderRef,
+}
+
+impl EventSink for CountingSink {
+    #[inline]
+    fn order_event(&mut self, event: &OrderEvent) {
+        self.order_events += 1;
+        match event {
+            OrderEvent::Accepted(a) => self.last_accepted = a.order,
+            OrderEvent::Executed(_) => self.executions += 1,
+            _ => {}
+        }
+    }
+
+    #[inline]
+    fn market_event(&mut self, _event: &MdEvent) {
+        self.market_events += 1;
+    }
+}
+
+/// The engine plus the id → (handle, UserRefNum) map a session layer would keep.
+#[derive(Debug)]
+pub struct TickgateVenue {
+    /// The engine under test.
+    pub engine: Engine,
+    /// Its events, counted.
+    pub sink: CountingSink,
+    refs: Vec<(OrderRef, u32)>,
+    /// Next UserRefNum per channel (channel = instrument mod 256).
+    urn: Vec<u32>,
+}
+
+/// Instruments of the benchmark: `n` symbols, tick $0.01, reference $100.00, ±10% band.
+pub fn bench_instruments(n: u16, tick: u64, reference_price: u64) -> Vec<InstrumentConfig> {
+    (0..n)
+        .map(|i| InstrumentConfig {
+            symbol: format!("S{i:05}"),
+            kind: Default::default(),
+            tick_size: tick,
+            lot_size: 1,
+            min_qty: 1,
+            max_qty: 999_999,
+            reference_price,
+            band_bps: 1000,
+            underlying: None,
+            strike: None,
+            put_call: None,
+            expiry: None,
+            last_trading_day: None,
+            state: Default::default(),
+        })
+        .collect()
+}
+
+impl TickgateVenue {
+    /// An engine with `instruments` and room for `max_orders`.
+    pub fn new(instruments: &[InstrumentConfig], max_orders: u32) -> Result<Self, EngineError> {
+        let cfg = EngineConfig {
+            max_orders,
+            max_sessions: 1,
+            ..EngineConfig::default()
+        };
+        Ok(TickgateVenue {
+            engine: Engine::new(&cfg, instruments)?,
+            sink: CountingSink::default(),
+            refs: vec![(OrderRef::NONE, 0); ID_RING],
+            urn: vec![0; 256],
+        })
+    }
+
+    /// The engine command for a generated one (needs `&mut` for UserRefNums).
+    #[inline]
+    pub fn command(&mut self, c: &GenCmd) -> Command {
+        let ch = (c.instrument % 256) as u8;
+        let slot = (c.id as usize) & (ID_RING - 1);
+        match c.kind {
+            GenKind::Add | GenKind::Marketable | GenKind::Market => {
+                Command::Enter(self.enter(c, ch))
+            }
+            GenKind::Cancel => Command::Cancel(Cancel {
+                ts_ns: c.ts_ns,
+                session: 0,
+                user_ref_idx: ch,
+                user_ref_num: self.refs[slot].1,
+                order: self.refs[slot].0,
+                qty: 0,
+            }),
+            GenKind::Replace => {
+                let (order, orig) = self.refs[slot];
+                let urn = self.next_urn(ch);
+                self.refs[slot].1 = urn;
+                Command::Replace(Replace {
+                    ts_ns: c.ts_ns,
+                    session: 0,
+                    user_ref_idx: ch,
+                    user_ref_num: urn,
+                    orig_user_ref_num: orig,
+                    order,
+                    qty: c.qty,
+                    price: c.price,
+                    tif: Tif::Day,
+                    display: Display::Visible,
+                    post_only: false,
+                    side: side(c.buy),
+                    min_qty: INHERIT,
+                    max_floor: INHERIT,
+                    expire_time_s: INHERIT,
+                })
+            }
+            GenKind::MassCancel => Command::MassCancel(MassCancel {
+                ts_ns: c.ts_ns,
+                session: 0,
+                user_ref_idx: ch,
+                user_ref_num: self.next_urn(ch),
+                firm: firm_id("FRMA"),
+                instrument: ALL_INSTRUMENTS,
+            }),
+        }
+    }
+
+    fn next_urn(&mut self, ch: u8) -> u32 {
+        let u = &mut self.urn[usize::from(ch)];
+        *u += 1;
+        *u
+    }
+
+    fn enter(&mut self, c: &GenCmd, ch: u8) -> Enter {
+        let f = c.flags;
+        let (tif, price) = match c.kind {
+            GenKind::Marketable => (Tif::Ioc, c.price),
+            GenKind::Market => (Tif::Ioc, MARKET_PRICE),
+            _ if f & FLAG_GTT != 0 => (Tif::Gtt, c.price),
+            _ => (Tif::Day, c.price),
+        };
+        let stp = f & FLAG_STP != 0;
+        Enter {
+            ts_ns: c.ts_ns,
+            session: 0,
+            user_ref_idx: ch,
+            user_ref_num: self.next_urn(ch),
+            instrument: c.instrument,
+            side: side(c.buy),
+            qty: c.qty,
+            price,
+            tif,
+            display: if f & FLAG_HIDDEN != 0 {
+                Display::Hidden
+            } else {
+                Display::Visible
+            },
+            post_only: f & FLAG_POST_ONLY != 0,
+            stp: if stp {
+                StpMode::DecrementBoth
+            } else {
+                StpMode::None
+            },
+            firm: firm_id(if stp { "FRMB" } else { "FRMA" }),
+            min_qty: 0,
+            max_floor: if f & FLAG_RESERVE != 0 { c.qty / 5 } else { 0 },
+            expire_time_s: 1,
+        }
+    }
+}
+
+fn side(buy: bool) -> Side {
+    if buy { Side::Buy } else { Side::Sell }
+}
+
+impl Venue for TickgateVenue {
+    fn name(&self) -> &'static str {
+        "tickgate"
+    }
+
+    #[inline]
+    fn apply(&mut self, c: &GenCmd) {
+        let cmd = self.command(c);
+        self.sink.last_accepted = OrderRef::NONE;
+        self.engine.process(&cmd, &mut self.sink);
+        if c.kind == GenKind::Add {
+            let urn = match cmd {
+                Command::Enter(e) => e.user_ref_num,
+                _ => 0,
+            };
+            self.refs[(c.id as usize) & (ID_RING - 1)] = (self.sink.last_accepted, urn);
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} live orders, {} executions, {} session + {} market-data events",
+            self.engine.live_orders(),
+            self.sink.executions,
+            self.sink.order_events,
+            self.sink.market_events
+        )
+    }
+}

@@ -1,0 +1,150 @@
+//! The core loop over real SPSC rings and the broadcast ring, and its fairness.
+
+mod engine_support;
+
+use engine_support::*;
+use tickgate::engine::core::{Core, RingCore, VecInput, VecOutput};
+use tickgate::engine::{Command, MdEvent, OrderEvent, Side, VecSink};
+use tickgate::ring::shm::Layout;
+use tickgate::ring::{broadcast, spsc};
+
+fn enter(session: u16, urn: u32, side: Side, qty: u32, price: u64) -> Command {
+    Command::Enter(tickgate::engine::command::Enter {
+        ts_ns: u64::from(urn) * 1000,
+        session,
+        user_ref_num: urn,
+        ..limit(side, qty, price)
+    })
+}
+
+fn layout() -> Layout {
+    Layout {
+        capacity: 64,
+        slot_bytes: 64,
+    }
+}
+
+#[test]
+fn core_over_rings_gives_the_same_events_as_the_engine_directly() {
+    let (mut in0, c0) = spsc::channel(layout()).unwrap();
+    let (mut in1, c1) = spsc::channel(layout()).unwrap();
+    let (p0, mut out0) = spsc::channel(layout()).unwrap();
+    let (p1, mut out1) = spsc::channel(layout()).unwrap();
+    let market = broadcast::new(Layout {
+        capacity: 256,
+        slot_bytes: 64,
+    })
+    .unwrap();
+    let mut md_reader = market.reader();
+    let mut core =
+        RingCore::over_rings(engine_with(64), vec![c0, c1], vec![p0, p1], market, 8).unwrap();
+
+    let cmds = [
+        enter(0, 1, Side::Sell, 10, P100),
+        enter(1, 1, Side::Buy, 4, P100),
+        enter(0, 2, Side::Sell, 5, P100 + TICK),
+        enter(1, 2, Side::Buy, 20, P100 + TICK),
+    ];
+    // Session 0's commands on input 0, session 1's on input 1, in order.
+    let mut buf = [0u8; 64];
+    for (i, c) in cmds.iter().enumerate() {
+        c.encode_into(&mut buf).unwrap();
+        let ring = if i % 2 == 0 { &mut in0 } else { &mut in1 };
+        ring.try_push(&buf[..tickgate::engine::RECORD_BYTES])
+            .unwrap();
+    }
+    let mut worked = 0;
+    while worked < cmds.len() {
+        worked += core.do_work();
+    }
+    assert_eq!(core.do_work(), 0);
+
+    // Direct, in the core's order: input 0 drained (both its records fit the drain
+    // limit), then input 1.
+    let mut direct = engine_with(64);
+    let mut sink = VecSink::default();
+    for i in [0, 2, 1, 3] {
+        direct.process(&cmds[i], &mut sink);
+    }
+    let read_all = |out: &mut spsc::Consumer| {
+        let mut v = vec![];
+        out.drain(usize::MAX, |r| v.push(OrderEvent::decode(r).unwrap()));
+        v
+    };
+    let (got0, got1) = (read_all(&mut out0), read_all(&mut out1));
+    let want = |s: u16| -> Vec<OrderEvent> {
+        order_events(&sink.events)
+            .into_iter()
+            .filter(|e| e.session() == s)
+            .collect()
+    };
+    assert_eq!(got0, want(0));
+    assert_eq!(got1, want(1));
+    let mut md = vec![];
+    while let Ok(e) = md_reader.read(|r| MdEvent::decode(r).unwrap()) {
+        md.push(e);
+    }
+    assert_eq!(md, md_events(&sink.events));
+    assert_eq!(core.engine().state_hash(), direct.state_hash());
+    assert_eq!(core.stats().commands, 4);
+}
+
+#[test]
+fn core_drains_at_most_the_limit_per_input_and_rotates() {
+    let mut inputs = vec![VecInput::default(), VecInput::default()];
+    for urn in 1..=10 {
+        inputs[0].push(&enter(0, urn, Side::Buy, 1, P100 - TICK));
+        inputs[1].push(&enter(1, urn, Side::Sell, 1, P100 + TICK));
+    }
+    let outputs = vec![VecOutput::<OrderEvent>::default(), VecOutput::default()];
+    let mut core = Core::new(
+        engine_with(64),
+        inputs,
+        outputs,
+        VecOutput::<MdEvent>::default(),
+        3,
+    )
+    .unwrap();
+    assert_eq!(core.do_work(), 6);
+    assert_eq!(core.outputs()[0].events.len(), 3);
+    assert_eq!(core.outputs()[1].events.len(), 3);
+    let mut total = 6;
+    while total < 20 {
+        total += core.do_work();
+    }
+    assert_eq!(core.stats().commands, 20);
+}
+
+#[test]
+fn core_counts_and_skips_records_that_do_not_decode() {
+    let mut input = VecInput::default();
+    input
+        .records
+        .push_back([0xFF; tickgate::engine::RECORD_BYTES]);
+    input.push(&enter(0, 1, Side::Buy, 1, P100));
+    let outputs = vec![VecOutput::<OrderEvent>::default()];
+    let mut core = Core::new(
+        engine_with(8),
+        vec![input],
+        outputs,
+        VecOutput::<MdEvent>::default(),
+        8,
+    )
+    .unwrap();
+    assert_eq!(core.do_work(), 2);
+    assert_eq!(core.stats().bad_records, 1);
+    assert_eq!(core.stats().commands, 1);
+    assert_eq!(core.outputs()[0].events.len(), 1);
+}
+
+#[test]
+fn core_fits_every_record_in_one_64_byte_slot() {
+    let line = Layout {
+        capacity: 8,
+        slot_bytes: 64,
+    };
+    let (_p, c) = spsc::channel(line).unwrap();
+    let (p, _c) = spsc::channel(line).unwrap();
+    let market = broadcast::new(line).unwrap();
+    assert!(RingCore::over_rings(engine_with(8), vec![c], vec![p], market, 8).is_ok());
+}
