@@ -1,0 +1,130 @@
+//! The shape every OUCH message shares — type byte, fixed fields, then (for most
+//! types) Appendage Length and the TagValue appendage — and the macro that defines a
+//! message type from its field table.
+
+use super::OuchError;
+use super::appendage::Options;
+use crate::proto::wire::Writer;
+
+/// Whether a message type always carries its Appendage Length field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendageRule {
+    /// Appendage Length always present (0 when there are no options).
+    Required,
+    /// "Appendage Length and Optional Appendage fields are optional": both absent
+    /// when there are no options. Decoding accepts either form.
+    Optional,
+}
+
+/// Checks a message's type and total length; returns its fixed fields (after the type
+/// byte) and its appendage bytes.
+pub(crate) fn split_message(
+    msg: &[u8],
+    message_type: u8,
+    fields_len: usize,
+    rule: AppendageRule,
+) -> Result<(&[u8], &[u8]), OuchError> {
+    let found = *msg.first().ok_or(OuchError::Empty)?;
+    if found != message_type {
+        return Err(OuchError::UnexpectedType {
+            expected: message_type,
+            found,
+        });
+    }
+    let fixed = 1 + fields_len;
+    if rule == AppendageRule::Optional && msg.len() == fixed {
+        return Ok((&msg[1..], &[]));
+    }
+    let wrong_length = OuchError::WrongLength {
+        message_type,
+        len: msg.len(),
+    };
+    let Some(length_field) = msg.get(fixed..fixed + 2) else {
+        return Err(wrong_length);
+    };
+    let appendage_len = usize::from(u16::from_be_bytes([length_field[0], length_field[1]]));
+    if msg.len() != fixed + 2 + appendage_len {
+        return Err(wrong_length);
+    }
+    Ok((&msg[1..fixed], &msg[fixed + 2..]))
+}
+
+/// Encoded size of a message with `fields_len` bytes of fixed fields and `options`.
+pub(crate) fn encoded_len(fields_len: usize, rule: AppendageRule, options: &Options) -> usize {
+    let fixed = 1 + fields_len;
+    if rule == AppendageRule::Optional && options.is_empty() {
+        fixed
+    } else {
+        fixed + 2 + options.encoded_len()
+    }
+}
+
+/// Writes Appendage Length and the appendage (nothing for an empty optional one).
+pub(crate) fn write_appendage(w: &mut Writer<'_>, rule: AppendageRule, options: &Options) {
+    if rule == AppendageRule::Required || !options.is_empty() {
+        options.write_with_length(w);
+    }
+}
+
+/// Defines an OUCH message type from its field table.
+macro_rules! ouch_message {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident = $ty:literal, $rule:ident, [$($tag:ident),*] {
+            $($(#[$fmeta:meta])* pub $field:ident: $fty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $fty,)*
+            /// The options appendage (only the tags in `ALLOWED_TAGS` decode).
+            pub options: $crate::proto::ouch::Options,
+        }
+
+        impl $name {
+            /// The message type byte.
+            pub const TYPE: u8 = $ty;
+            /// Bytes of the fixed fields after the type byte (Appendage Length excluded).
+            pub const FIELDS_LEN: usize =
+                0 $(+ <$fty as $crate::proto::wire::WireField>::LEN)*;
+            /// The appendage tags this message accepts.
+            pub const ALLOWED_TAGS: $crate::proto::ouch::TagSet =
+                $crate::proto::ouch::TagSet::of(&[$($crate::proto::ouch::Tag::$tag),*]);
+            const RULE: $crate::proto::ouch::message::AppendageRule =
+                $crate::proto::ouch::message::AppendageRule::$rule;
+
+            /// Decodes one whole message (type byte first) from a receive buffer.
+            pub fn decode(msg: &[u8]) -> Result<Self, $crate::proto::ouch::OuchError> {
+                use $crate::proto::ouch::{OuchError, Options};
+                let (fields, appendage) = $crate::proto::ouch::message::split_message(
+                    msg, Self::TYPE, Self::FIELDS_LEN, Self::RULE,
+                )?;
+                #[allow(unused_mut, unused_variables)]
+                let mut r = $crate::proto::wire::Reader::new(fields);
+                $(let $field = <$fty as $crate::proto::wire::WireField>::read(&mut r)
+                    .map_err(OuchError::InvalidValue)?;)*
+                let options = Options::decode(appendage, Self::ALLOWED_TAGS)
+                    .map_err(OuchError::Appendage)?;
+                Ok(Self { $($field,)* options })
+            }
+
+            /// Bytes the encoded message takes.
+            pub fn encoded_len(&self) -> usize {
+                $crate::proto::ouch::message::encoded_len(Self::FIELDS_LEN, Self::RULE, &self.options)
+            }
+
+            /// Encodes the message into the front of `out`; returns the bytes written.
+            pub fn encode(&self, out: &mut [u8]) -> Result<usize, $crate::proto::wire::BufferTooSmall> {
+                let len = self.encoded_len();
+                let mut w = $crate::proto::wire::Writer::new($crate::proto::wire::room(out, len)?);
+                w.u8(Self::TYPE);
+                $($crate::proto::wire::WireField::write(&self.$field, &mut w);)*
+                $crate::proto::ouch::message::write_appendage(&mut w, Self::RULE, &self.options);
+                Ok(len)
+            }
+        }
+    };
+}
+
+pub(crate) use ouch_message;

@@ -1,0 +1,206 @@
+//! Property tests: random and mutated bytes, in random TCP splits, through the
+//! SoupBinTCP reassembler and the OUCH, ITCH and MoldUDP64 decoders. Nothing panics
+//! and every input ends in a defined outcome: packets, then possibly one typed error.
+//!
+//! CI runs a few thousand cases per property; `cargo test --release --test proto_fuzz
+//! -- --ignored` runs the million-case variants.
+
+use std::ops::ControlFlow;
+
+use proptest::prelude::*;
+use tickgate::proto::itch::Message;
+use tickgate::proto::moldudp::DownstreamPacket;
+use tickgate::proto::ouch::{Inbound, Outbound};
+use tickgate::proto::soupbin::{Direction, FrameError, Packet, Reassembler, decode_frame};
+
+const CI_CASES: u32 = 3_000;
+const LONG_CASES: u32 = 1_000_000;
+
+/// Outcome of decoding a whole stream: the packets (OUCH-decoded where they carry
+/// data) and the error that ended it, if any.
+type Outcome = (Vec<String>, Option<FrameError>);
+
+fn describe(packet: Packet<'_>) -> String {
+    match packet {
+        Packet::UnsequencedData(b) => format!("U {:?}", Inbound::decode(b)),
+        Packet::SequencedData(b) => format!("S {:?}", Outbound::decode(b)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The reference: `decode_frame` over the whole stream at once.
+fn decode_whole(bytes: &[u8], direction: Direction) -> Outcome {
+    let mut packets = Vec::new();
+    let mut rest = bytes;
+    loop {
+        match decode_frame(rest, direction) {
+            Ok(Some((packet, used))) => {
+                packets.push(describe(packet));
+                rest = &rest[used..];
+            }
+            Ok(None) => return (packets, None),
+            Err(e) => return (packets, Some(e)),
+        }
+    }
+}
+
+fn feed_split(bytes: &[u8], cuts: &[usize], direction: Direction) -> Outcome {
+    let mut framer = Reassembler::new(direction);
+    let mut packets = Vec::new();
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut start = 0;
+    for end in cuts.into_iter().chain([bytes.len()]) {
+        let fed = framer.feed(&bytes[start..end], |p| {
+            packets.push(describe(p));
+            ControlFlow::Continue(())
+        });
+        if let Err(e) = fed {
+            return (packets, Some(e));
+        }
+        start = end;
+    }
+    (packets, None)
+}
+
+fn check_stream(bytes: &[u8], cuts: &[usize], server_side: bool) -> Result<(), TestCaseError> {
+    let direction = if server_side {
+        Direction::ClientToServer
+    } else {
+        Direction::ServerToClient
+    };
+    prop_assert_eq!(
+        feed_split(bytes, cuts, direction),
+        decode_whole(bytes, direction)
+    );
+    Ok(())
+}
+
+fn packet_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let body = prop::collection::vec(any::<u8>(), 0..80);
+    let packet_type = prop::sample::select(&b"+AJSHZLUROX"[..]);
+    (packet_type, body, 0u8..4).prop_map(|(t, body, skew)| {
+        let len = (body.len() + 1).saturating_sub(usize::from(skew % 2)) as u16;
+        let mut bytes = len.to_be_bytes().to_vec();
+        bytes.push(t);
+        bytes.extend(body);
+        bytes
+    })
+}
+
+/// Streams of plausible packets (right type bytes, mostly right lengths), with random
+/// byte flips, so the decoders get past the header checks.
+fn plausible_stream() -> impl Strategy<Value = Vec<u8>> {
+    let packets = prop::collection::vec(packet_bytes(), 0..12);
+    let flips = prop::collection::vec((any::<usize>(), any::<u8>()), 0..4);
+    (packets, flips).prop_map(|(packets, flips)| {
+        let mut bytes = packets.concat();
+        for (at, value) in flips {
+            if !bytes.is_empty() {
+                let i = at % bytes.len();
+                bytes[i] = value;
+            }
+        }
+        bytes
+    })
+}
+
+/// OUCH-shaped bytes: a real type byte and a length near the real ones.
+fn ouch_like() -> impl Strategy<Value = Vec<u8>> {
+    let message_type = prop::sample::select(&b"OUXMCDEQSAJIGKTRBP"[..]);
+    (message_type, prop::collection::vec(any::<u8>(), 0..100)).prop_map(|(t, mut body)| {
+        body.insert(0, t);
+        body
+    })
+}
+
+fn check_ouch(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(message) = Inbound::decode(bytes) {
+        let mut buf = vec![0; message.encoded_len()];
+        message.encode(&mut buf).unwrap();
+        prop_assert_eq!(Inbound::decode(&buf), Ok(message));
+    }
+    if let Ok(message) = Outbound::decode(bytes) {
+        let mut buf = vec![0; message.encoded_len()];
+        message.encode(&mut buf).unwrap();
+        prop_assert_eq!(Outbound::decode(&buf), Ok(message));
+    }
+    Ok(())
+}
+
+fn check_itch_and_mold(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(message) = Message::decode(bytes) {
+        let mut buf = [0u8; Message::MAX_LEN];
+        let len = message.encode(&mut buf).unwrap();
+        prop_assert_eq!(&buf[..len], bytes, "ITCH decode is exact");
+    }
+    if let Ok(packet) = DownstreamPacket::parse(bytes) {
+        let count = packet.messages().count();
+        if !packet.is_end_of_session() {
+            prop_assert_eq!(count, usize::from(packet.header.message_count));
+        }
+    }
+    Ok(())
+}
+
+fn itch_like() -> impl Strategy<Value = Vec<u8>> {
+    let message_type = prop::sample::select(&b"SRHAECXDUP"[..]);
+    (message_type, prop::collection::vec(any::<u8>(), 10..44)).prop_map(|(t, mut body)| {
+        body.insert(0, t);
+        body
+    })
+}
+
+macro_rules! properties {
+    ($cases:expr, $($attr:meta)?) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases($cases))]
+
+            $(#[$attr])?
+            #[test]
+            fn random_bytes_in_random_splits_frame_like_the_whole_stream(
+                bytes in prop::collection::vec(any::<u8>(), 0..600),
+                cuts in prop::collection::vec(any::<usize>(), 0..20),
+                server_side in any::<bool>(),
+            ) {
+                check_stream(&bytes, &cuts, server_side)?;
+            }
+
+            $(#[$attr])?
+            #[test]
+            fn mutated_packet_streams_in_random_splits_frame_like_the_whole_stream(
+                bytes in plausible_stream(),
+                cuts in prop::collection::vec(any::<usize>(), 0..20),
+                server_side in any::<bool>(),
+            ) {
+                check_stream(&bytes, &cuts, server_side)?;
+            }
+
+            $(#[$attr])?
+            #[test]
+            fn ouch_decoders_answer_any_bytes_and_reencode_what_they_accept(
+                bytes in prop_oneof![prop::collection::vec(any::<u8>(), 0..200), ouch_like()],
+            ) {
+                check_ouch(&bytes)?;
+            }
+
+            $(#[$attr])?
+            #[test]
+            fn itch_and_moldudp_decoders_answer_any_bytes(
+                bytes in prop_oneof![prop::collection::vec(any::<u8>(), 0..200), itch_like()],
+            ) {
+                check_itch_and_mold(&bytes)?;
+            }
+        }
+    };
+}
+
+mod ci {
+    use super::*;
+    properties!(CI_CASES,);
+}
+
+mod long {
+    use super::*;
+    properties!(LONG_CASES, ignore = "long: a million cases per property");
+}
