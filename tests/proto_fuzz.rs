@@ -114,6 +114,82 @@ fn ouch_like() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// Valid OUCH messages of both directions, encoded.
+fn valid_ouch() -> Vec<Vec<u8>> {
+    use tickgate::proto::ouch::*;
+    use tickgate::proto::wire::Alpha;
+    let options = Options {
+        min_qty: Some(100),
+        max_floor: Some(10),
+        user_ref_idx: Some(1),
+        ..Options::NONE
+    };
+    let order = EnterOrder {
+        options,
+        ..EnterOrder::new(1, Side::Buy, 500, Alpha::padded("AAPL"), Price(1))
+    };
+    let executed = OrderExecuted {
+        timestamp: 1,
+        user_ref_num: 1,
+        quantity: 5,
+        price: Price(1),
+        liquidity_flag: LiquidityFlag::ADDED,
+        match_number: 3,
+        options: Options::user_ref_idx_only(2),
+    };
+    let messages = [
+        Inbound::EnterOrder(order).encode_to_vec(),
+        Inbound::ReplaceOrder(ReplaceOrder::new(1, 2, 5, Price(3))).encode_to_vec(),
+        Inbound::CancelOrder(CancelOrder {
+            user_ref_num: 1,
+            quantity: 0,
+            options,
+        })
+        .encode_to_vec(),
+        Outbound::OrderExecuted(executed).encode_to_vec(),
+    ];
+    messages.to_vec()
+}
+
+trait EncodeToVec {
+    fn encode_to_vec(&self) -> Vec<u8>;
+}
+
+impl EncodeToVec for Inbound {
+    fn encode_to_vec(&self) -> Vec<u8> {
+        let mut buf = vec![0; self.encoded_len()];
+        self.encode(&mut buf).unwrap();
+        buf
+    }
+}
+
+impl EncodeToVec for Outbound {
+    fn encode_to_vec(&self) -> Vec<u8> {
+        let mut buf = vec![0; self.encoded_len()];
+        self.encode(&mut buf).unwrap();
+        buf
+    }
+}
+
+/// Valid messages with a few bytes changed, then cut or extended.
+fn mutated_ouch() -> impl Strategy<Value = Vec<u8>> {
+    let flips = prop::collection::vec((any::<usize>(), any::<u8>()), 0..3);
+    let tail = prop::collection::vec(any::<u8>(), 0..8);
+    (0..valid_ouch().len(), flips, any::<usize>(), tail).prop_map(|(pick, flips, cut, tail)| {
+        let mut bytes = valid_ouch().swap_remove(pick);
+        for (at, value) in flips {
+            let i = at % bytes.len();
+            bytes[i] = value;
+        }
+        match cut % 3 {
+            0 => bytes.truncate(cut % (bytes.len() + 1)),
+            1 => bytes.extend(tail),
+            _ => {}
+        }
+        bytes
+    })
+}
+
 fn check_ouch(bytes: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(message) = Inbound::decode(bytes) {
         let mut buf = vec![0; message.encoded_len()];
@@ -179,7 +255,7 @@ macro_rules! properties {
             $(#[$attr])?
             #[test]
             fn ouch_decoders_answer_any_bytes_and_reencode_what_they_accept(
-                bytes in prop_oneof![prop::collection::vec(any::<u8>(), 0..200), ouch_like()],
+                bytes in prop_oneof![prop::collection::vec(any::<u8>(), 0..200), ouch_like(), mutated_ouch()],
             ) {
                 check_ouch(&bytes)?;
             }

@@ -57,8 +57,9 @@ pub mod packet_type {
 /// Bytes of the packet header: the length field and the type byte.
 pub const HEADER_LEN: usize = 3;
 
-/// Largest valid length field: a type byte plus the longest OUCH message. Debug
-/// packets are held to the same bound.
+/// Largest valid length field in either direction: a type byte plus the longest OUCH
+/// message. Each direction has its own, smaller or equal, bound
+/// ([`Direction::max_length_field`]); Debug packets are held to it too.
 pub const MAX_LENGTH_FIELD: usize = 1 + ouch::MAX_MESSAGE_LEN;
 
 /// Largest valid packet on the wire, length field included.
@@ -71,6 +72,17 @@ pub enum Direction {
     ClientToServer,
     /// Packets a client receives: `A`, `J`, `S`, `H`, `Z`, `+`.
     ServerToClient,
+}
+
+impl Direction {
+    /// Largest valid length field for this direction: a type byte plus the longest
+    /// OUCH message that travels this way (both exceed the Login Request's 52).
+    pub const fn max_length_field(self) -> usize {
+        match self {
+            Direction::ClientToServer => 1 + ouch::MAX_INBOUND_LEN,
+            Direction::ServerToClient => 1 + ouch::MAX_OUTBOUND_LEN,
+        }
+    }
 }
 
 /// One SoupBinTCP packet, borrowing any payload.
@@ -103,7 +115,8 @@ pub enum Packet<'a> {
 pub enum FrameError {
     /// A length field of 0 (every packet has at least a type byte).
     ZeroLength,
-    /// A length field larger than any valid packet ([`MAX_LENGTH_FIELD`]).
+    /// A length field larger than any valid packet of the direction
+    /// ([`Direction::max_length_field`]).
     TooLong {
         /// The length field.
         len: u16,
@@ -162,10 +175,10 @@ fn required_length(packet_type: u8, direction: Direction) -> Result<Option<u16>,
 }
 
 /// Checks a length field on its own (2 bytes are enough to reject it).
-pub(crate) fn check_length_field(len: u16) -> Result<(), FrameError> {
+pub(crate) fn check_length_field(len: u16, direction: Direction) -> Result<(), FrameError> {
     match usize::from(len) {
         0 => Err(FrameError::ZeroLength),
-        n if n > MAX_LENGTH_FIELD => Err(FrameError::TooLong { len }),
+        n if n > direction.max_length_field() => Err(FrameError::TooLong { len }),
         _ => Ok(()),
     }
 }
@@ -176,7 +189,7 @@ pub(crate) fn check_header(
     packet_type: u8,
     direction: Direction,
 ) -> Result<(), FrameError> {
-    check_length_field(len)?;
+    check_length_field(len, direction)?;
     match required_length(packet_type, direction)? {
         Some(required) if required != len => Err(FrameError::WrongLength { packet_type, len }),
         _ => Ok(()),
@@ -194,7 +207,7 @@ pub fn decode_frame(
         return Ok(None);
     };
     let len = u16::from_be_bytes([hi, lo]);
-    check_length_field(len)?;
+    check_length_field(len, direction)?;
     let Some(&packet_type) = buf.get(2) else {
         return Ok(None);
     };

@@ -152,7 +152,7 @@ impl Reassembler {
             return Ok((2, false));
         }
         let len = u16::from_be_bytes([self.buf[0], self.buf[1]]);
-        check_length_field(len)?;
+        check_length_field(len, self.direction)?;
         let total = 2 + usize::from(len);
         if self.pending < HEADER_LEN {
             return Ok((HEADER_LEN, total == HEADER_LEN));
