@@ -316,3 +316,58 @@ proptest! {
         prop_assert_eq!(framer.pending_bytes(), 0);
     }
 }
+
+/// Feeds chunk by chunk, breaking after the packets `stops` picks and feeding the
+/// rest of the chunk again, as a gateway does when its ring to the core is full.
+fn feed_with_breaks(
+    bytes: &[u8],
+    cuts: &[usize],
+    stops: &[bool],
+    direction: Direction,
+) -> Vec<String> {
+    let mut framer = Reassembler::new(direction);
+    let mut seen = Vec::new();
+    let mut stop = stops.iter().cycle();
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([bytes.len()]) {
+        let end = end.clamp(start, bytes.len());
+        let mut chunk = &bytes[start..end];
+        loop {
+            let used = framer
+                .feed(chunk, |p| {
+                    seen.push(format!("{p:?}"));
+                    if *stop.next().unwrap() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+                .unwrap();
+            chunk = &chunk[used..];
+            if chunk.is_empty() {
+                break;
+            }
+        }
+        start = end;
+    }
+    seen
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn reassembler_stopped_at_random_packets_and_fed_the_rest_again_loses_nothing(
+        picks in prop::collection::vec(0usize..12, 1..30),
+        cuts in prop::collection::vec(0usize..1500, 0..20),
+        stops in prop::collection::vec(any::<bool>(), 1..8),
+    ) {
+        let direction = Direction::ClientToServer;
+        let all = every_packet();
+        let chosen: Vec<_> = picks.iter().map(|&i| all[i]).collect();
+        let (bytes, expected) = stream_of(&chosen, direction);
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        prop_assert_eq!(feed_with_breaks(&bytes, &cuts, &stops, direction), expected);
+    }
+}
