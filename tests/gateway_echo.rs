@@ -201,3 +201,59 @@ fn shutdown_closes_every_connection_and_stops_accepting() {
     assert!(TcpStream::connect(addr).is_err(), "listener closed");
     assert_eq!(seen.lock().unwrap().closed.len(), 3);
 }
+
+/// Greets from `poll` (work that does not come from a socket) and answers "bye" with
+/// "goodbye" and a graceful close.
+#[derive(Default)]
+struct Greeter {
+    pending_greetings: Vec<tickgate::gateway::ConnId>,
+}
+
+impl tickgate::gateway::Handler for Greeter {
+    fn on_accept(
+        &mut self,
+        conn: tickgate::gateway::ConnId,
+        _peer: std::net::SocketAddr,
+        _out: &mut tickgate::gateway::Outbox<'_>,
+    ) {
+        self.pending_greetings.push(conn);
+    }
+
+    fn on_data(
+        &mut self,
+        conn: tickgate::gateway::ConnId,
+        data: &[u8],
+        out: &mut tickgate::gateway::Outbox<'_>,
+    ) {
+        if data.ends_with(b"bye") {
+            out.send(conn, b"goodbye").unwrap();
+            out.close(conn, CloseReason::Local("logout"));
+            let refused = Err(tickgate::gateway::SendError::Closed);
+            assert_eq!(out.send(conn, b"more"), refused, "nothing after close");
+        }
+    }
+
+    fn on_close(&mut self, _conn: tickgate::gateway::ConnId, _reason: CloseReason) {}
+
+    fn poll(&mut self, out: &mut tickgate::gateway::Outbox<'_>) -> usize {
+        let n = self.pending_greetings.len();
+        for conn in self.pending_greetings.drain(..) {
+            out.send(conn, b"hello").unwrap();
+        }
+        n
+    }
+}
+
+#[test]
+fn poll_sends_and_a_graceful_close_flushes_queued_bytes_first() {
+    let gw = Running::start(opts(), Greeter::default());
+    let mut c = connect(gw.addr);
+    let mut hello = [0u8; 5];
+    c.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello, b"hello");
+    c.write_all(b"bye").unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"goodbye");
+    wait_until("local close", || get(&gw.counters.closed_local) == 1);
+}

@@ -205,11 +205,12 @@ impl ConnTable {
         (c.generation == id.generation() && c.state != SlotState::Free).then_some(c)
     }
 
-    /// The slot of `id` if it is open.
+    /// The slot of `id` if it is open and no close was requested.
     #[inline]
     pub fn get(&self, id: ConnId) -> Option<&Conn> {
         let c = self.conns.get(id.slot() as usize)?;
-        (c.generation == id.generation() && c.state == SlotState::Open).then_some(c)
+        let closing = c.close_request.is_some() || c.close_after_flush.is_some();
+        (c.generation == id.generation() && c.state == SlotState::Open && !closing).then_some(c)
     }
 
     /// Slot by index.
@@ -237,7 +238,8 @@ impl ConnTable {
             .conns
             .get_mut(id.slot() as usize)
             .ok_or(QueueError::NotOpen)?;
-        if c.generation != id.generation() || c.state != SlotState::Open {
+        let closing = c.close_request.is_some() || c.close_after_flush.is_some();
+        if c.generation != id.generation() || c.state != SlotState::Open || closing {
             return Err(QueueError::NotOpen);
         }
         // SAFETY: `base..base + cap` is this slot's region of `out_mem`; its sends

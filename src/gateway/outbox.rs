@@ -43,7 +43,8 @@ impl<'a> Outbox<'a> {
     }
 
     /// Closes `conn` once the bytes already queued to it are sent (e.g. after a
-    /// logout or End of Session message). Stale ids are ignored.
+    /// logout or End of Session message); later sends are refused. Stale ids are
+    /// ignored.
     pub fn close(&mut self, conn: ConnId, reason: CloseReason) {
         self.table.request_close(conn, reason, true);
     }
@@ -53,7 +54,7 @@ impl<'a> Outbox<'a> {
         self.table.request_close(conn, reason, false);
     }
 
-    /// Whether `conn` is open (accepting sends).
+    /// Whether `conn` is open and accepting sends (no close requested).
     #[inline]
     pub fn is_open(&self, conn: ConnId) -> bool {
         self.table.get(conn).is_some()
