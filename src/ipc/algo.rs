@@ -1,0 +1,258 @@
+//! The algo's side: claim a slot, send OUCH, read responses, stay alive, detach.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tickgate::ipc::algo::AlgoSession;
+//!
+//! let mut s = AlgoSession::connect("/dev/shm/tickgate".as_ref(), "ALGO01", "secret", 1,
+//!                                  Duration::from_secs(1)).unwrap();
+//! s.send(b"...an OUCH Enter Order...").unwrap();
+//! s.poll_responses(64, |ouch| println!("{} response bytes", ouch.len()));
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::directory::{
+    ClaimReject, IpcError, Mapping, PASSWORD_BYTES, SlotDesc, SlotState, USERNAME_BYTES, pack,
+    process_alive, ring_path,
+};
+use crate::ring::spsc::{Consumer, Producer, PushError};
+
+/// Why an algo could not connect.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The directory could not be mapped or is not valid.
+    Ipc(IpcError),
+    /// Every slot is taken.
+    NoFreeSlot,
+    /// The server refused the claim.
+    Refused(ClaimReject),
+    /// The server did not answer within the timeout (is it running?).
+    Timeout,
+    /// A credential is longer than its field.
+    CredentialTooLong,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ipc(e) => e.fmt(f),
+            Self::NoFreeSlot => write!(f, "every session slot is taken; raise the slot count"),
+            Self::Refused(r) => write!(f, "the server refused the session: {r:?}"),
+            Self::Timeout => write!(
+                f,
+                "the server did not answer the claim; is tickgate serve running?"
+            ),
+            Self::CredentialTooLong => write!(
+                f,
+                "username > {USERNAME_BYTES} or password > {PASSWORD_BYTES} bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl From<IpcError> for ConnectError {
+    fn from(e: IpcError) -> Self {
+        Self::Ipc(e)
+    }
+}
+
+/// A live shared-memory session of one algo process.
+pub struct AlgoSession {
+    path: PathBuf,
+    mapping: Mapping,
+    slot: usize,
+    session: u32,
+    generation: u64,
+    orders: Producer,
+    responses: Consumer,
+    detached: bool,
+}
+
+impl AlgoSession {
+    /// Claims a free slot of the directory at `path` for the account
+    /// `username`/`password`, asking for responses from sequence `next_seq` (1 = the
+    /// start of the session), and waits up to `timeout` for the server's decision.
+    pub fn connect(
+        path: &Path,
+        username: &str,
+        password: &str,
+        next_seq: u64,
+        timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let user = pack::<USERNAME_BYTES>(username).ok_or(ConnectError::CredentialTooLong)?;
+        let pass = pack::<PASSWORD_BYTES>(password).ok_or(ConnectError::CredentialTooLong)?;
+        let mapping = Mapping::open(path)?;
+        let generation = mapping.header().generation.load(Ordering::Relaxed);
+        let slot = claim_free_slot(&mapping).ok_or(ConnectError::NoFreeSlot)?;
+        write_claim(mapping.slot(slot), &user, &pass, next_seq, generation);
+        let session = await_decision(mapping.slot(slot), timeout)?;
+        let layout = mapping.ring_layout();
+        let orders = Producer::attach(&ring_path(path, slot, "orders"), Some(layout))
+            .map_err(|e| ConnectError::Ipc(e.into()))?;
+        let responses = Consumer::attach(&ring_path(path, slot, "responses"), Some(layout))
+            .map_err(|e| ConnectError::Ipc(e.into()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            mapping,
+            slot,
+            session,
+            generation,
+            orders,
+            responses,
+            detached: false,
+        })
+    }
+
+    /// The slot this session holds.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// The account's session id in the core.
+    pub fn session(&self) -> u32 {
+        self.session
+    }
+
+    /// Writes one OUCH message to the order ring. `Full` is back-pressure: the core
+    /// has not caught up; never blocks.
+    #[inline]
+    pub fn send(&mut self, ouch: &[u8]) -> Result<(), PushError> {
+        self.orders.try_push(ouch)
+    }
+
+    /// Reads up to `max` responses in place and proves liveness (heartbeat).
+    #[inline]
+    pub fn poll_responses(&mut self, max: usize, f: impl FnMut(&[u8])) -> usize {
+        self.heartbeat();
+        self.responses.drain(max, f)
+    }
+
+    /// Tells the server this process is alive. [`AlgoSession::poll_responses`] does it
+    /// too; call it from any loop that may go a while without polling.
+    #[inline]
+    pub fn heartbeat(&self) {
+        self.my_slot().heartbeat.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether this session is still active in the server's eyes (false once the
+    /// server freed the slot, e.g. after a liveness timeout).
+    pub fn is_active(&self) -> bool {
+        let s = self.my_slot();
+        s.state.load(Ordering::Acquire) == SlotState::Active as u32
+            && s.pid.load(Ordering::Relaxed) == std::process::id()
+    }
+
+    /// Whether the server that accepted this session is gone or was replaced by a new
+    /// start (a new directory generation at the same path): reconnect if so.
+    pub fn server_restarted(&self) -> bool {
+        let pid = self.mapping.header().server_pid.load(Ordering::Relaxed);
+        if !process_alive(pid) {
+            return true;
+        }
+        match Mapping::open(&self.path) {
+            Ok(m) => m.header().generation.load(Ordering::Relaxed) != self.generation,
+            Err(_) => true,
+        }
+    }
+
+    /// Detaches: the server cancels the session's orders (if configured) and frees the
+    /// slot. Dropping the session does the same.
+    pub fn detach(mut self) {
+        self.mark_closing();
+    }
+
+    fn mark_closing(&mut self) {
+        if !self.detached {
+            self.detached = true;
+            let s = self.my_slot();
+            // Only our own active claim is ours to close.
+            let _ = s.state.compare_exchange(
+                SlotState::Active as u32,
+                SlotState::Closing as u32,
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    fn my_slot(&self) -> &SlotDesc {
+        self.mapping.slot(self.slot)
+    }
+}
+
+impl Drop for AlgoSession {
+    fn drop(&mut self) {
+        self.mark_closing();
+    }
+}
+
+fn claim_free_slot(mapping: &Mapping) -> Option<usize> {
+    (0..mapping.slots).find(|&i| {
+        mapping
+            .slot(i)
+            .state
+            // Pairs with the server's Release store of Free.
+            .compare_exchange(
+                SlotState::Free as u32,
+                SlotState::Claiming as u32,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    })
+}
+
+fn write_claim(slot: &SlotDesc, user: &[u8; 8], pass: &[u8; 16], next_seq: u64, generation: u64) {
+    slot.pid.store(std::process::id(), Ordering::Relaxed);
+    slot.username
+        .store(u64::from_le_bytes(*user), Ordering::Relaxed);
+    for (w, chunk) in slot.password.iter().zip(pass.chunks_exact(8)) {
+        w.store(
+            u64::from_le_bytes(chunk.try_into().expect("8 bytes")),
+            Ordering::Relaxed,
+        );
+    }
+    slot.next_seq.store(next_seq, Ordering::Relaxed);
+    slot.generation.store(generation, Ordering::Relaxed);
+    slot.reject.store(0, Ordering::Relaxed);
+    // Pairs with the server's Acquire load in poll_claims: the claim is complete.
+    slot.state
+        .store(SlotState::Pending as u32, Ordering::Release);
+}
+
+fn await_decision(slot: &SlotDesc, timeout: Duration) -> Result<u32, ConnectError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        // Pairs with the server's Release store of its decision.
+        match SlotState::from_u32(slot.state.load(Ordering::Acquire)) {
+            Some(SlotState::Active) => return Ok(slot.session.load(Ordering::Relaxed)),
+            Some(SlotState::Rejected) => {
+                let reason = ClaimReject::from_u32(slot.reject.load(Ordering::Relaxed));
+                slot.pid.store(0, Ordering::Relaxed);
+                slot.state.store(SlotState::Free as u32, Ordering::Release);
+                return Err(ConnectError::Refused(
+                    reason.unwrap_or(ClaimReject::NotAuthorized),
+                ));
+            }
+            _ if Instant::now() >= deadline => {
+                // Withdraw, unless the server decided in the meantime.
+                let withdrawn = slot.state.compare_exchange(
+                    SlotState::Pending as u32,
+                    SlotState::Free as u32,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+                if withdrawn.is_ok() {
+                    return Err(ConnectError::Timeout);
+                }
+            }
+            _ => std::thread::sleep(Duration::from_micros(200)),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Co-located algos over shared memory: the session directory and the algo-side API.
+//!
+//! The server creates a *directory* file in `/dev/shm` with N session slots and, per
+//! slot, an order ring (algo → core) and a response ring (core → algo), all 0600. An
+//! algo process claims a free slot with a compare-and-swap, writes its pid and the
+//! credentials of a configured account, and waits; the server validates the claim and
+//! activates the slot (or rejects it with a reason). From then on the algo writes OUCH
+//! messages to its order ring and reads responses from its response ring; no gateway
+//! thread sits in between.
+//!
+//! Liveness: the algo bumps a heartbeat counter in its slot; the server's housekeeping
+//! ([`directory::Directory::check_liveness`]) frees a slot whose process is gone or whose
+//! heartbeat stopped, and reports it so the caller can cancel the session's orders
+//! (cancel-on-disconnect). A generation number written at every server start lets an
+//! algo detect that the server restarted under it.
+//!
+//! Status: the directory, claim protocol, liveness and algo API are built and tested
+//! across processes; the matching core does not poll slot rings yet (issue 5).
+
+pub mod algo;
+pub mod directory;
