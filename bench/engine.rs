@@ -16,8 +16,8 @@
 //!   per-book sequence numbers; adds are GTC limits, marketable orders IOC limits,
 //!   market orders `NewOrder::Market`, cancels `CancelCmd`, replaces its native
 //!   `AmendCmd` with a price + quantity patch.
-//! - Both map generator ids to their own ids through a preallocated ring, as ours maps
-//!   them to handles.
+//! - Every venue maps the stream's dense live-order slots to its own ids (ours: to
+//!   handles + UserRefNums) through a preallocated table, as a session layer would.
 
 use std::sync::Arc;
 
@@ -37,29 +37,28 @@ struct Cli {
     bench: bool,
 }
 
-const ID_RING: usize = 1 << 22;
-
-fn slot(id: u64) -> usize {
-    (id as usize) & (ID_RING - 1)
+/// Slot of the stream's live order (`< Stream::slots`), for the id maps.
+fn slot(c: &GenCmd, _map_len: usize) -> usize {
+    c.slot as usize
 }
 
 /// orderbook-rs: one lock-free book per instrument.
 struct OrderbookRs {
     books: Vec<ObBook<()>>,
-    /// Generator id → current orderbook-rs id (replaces get fresh ids).
+    /// Stream slot → current orderbook-rs id (replaces get fresh ids).
     ids: Vec<u64>,
     next_replace_id: u64,
     errors: u64,
 }
 
 impl OrderbookRs {
-    fn new(instruments: u16) -> Self {
+    fn new(instruments: u16, slots: usize) -> Self {
         let books = (0..instruments)
             .map(|i| ObBook::with_clock(&format!("S{i:05}"), Arc::new(StubClock::new())))
             .collect();
         OrderbookRs {
             books,
-            ids: vec![0; ID_RING],
+            ids: vec![u64::MAX; slots], // written now: no page faults during the run
             next_replace_id: 1 << 50,
             errors: 0,
         }
@@ -79,9 +78,10 @@ impl Venue for OrderbookRs {
     fn apply(&mut self, c: &GenCmd) {
         let book = &self.books[usize::from(c.instrument)];
         let (price, qty, side) = (u128::from(c.price), u64::from(c.qty), ob_side(c.buy));
+        let s = slot(c, self.ids.len());
         let ok = match c.kind {
             GenKind::Add => {
-                self.ids[slot(c.id)] = c.id;
+                self.ids[s] = c.id;
                 book.add_limit_order(Id::from_u64(c.id), price, qty, side, ObTif::Gtc, None)
                     .is_ok()
             }
@@ -92,17 +92,17 @@ impl Venue for OrderbookRs {
                 .submit_market_order(Id::from_u64(c.id), qty, side)
                 .is_ok(),
             GenKind::Cancel | GenKind::MassCancel => book
-                .cancel_order(Id::from_u64(self.ids[slot(c.id)]))
+                .cancel_order(Id::from_u64(self.ids[s]))
                 .is_ok_and(|o| o.is_some()),
             GenKind::Replace => {
-                let old = self.ids[slot(c.id)];
+                let old = self.ids[s];
                 let live = book
                     .cancel_order(Id::from_u64(old))
                     .is_ok_and(|o| o.is_some());
                 if live {
                     let new = self.next_replace_id;
                     self.next_replace_id += 1;
-                    self.ids[slot(c.id)] = new;
+                    self.ids[s] = new;
                     book.add_limit_order(Id::from_u64(new), price, qty, side, ObTif::Gtc, None)
                         .is_ok()
                 } else {
@@ -123,19 +123,19 @@ impl Venue for OrderbookRs {
 struct Matchcore {
     books: Vec<matchcore::OrderBook>,
     seq: Vec<u64>,
-    /// Generator id → matchcore order id (its submit's sequence number).
+    /// Stream slot → matchcore order id (its submit's sequence number).
     ids: Vec<u64>,
     rejected: u64,
 }
 
 impl Matchcore {
-    fn new(instruments: u16) -> Self {
+    fn new(instruments: u16, slots: usize) -> Self {
         Matchcore {
             books: (0..instruments)
                 .map(|i| matchcore::OrderBook::new(&format!("S{i:05}")))
                 .collect(),
             seq: vec![0; usize::from(instruments)],
-            ids: vec![u64::MAX; ID_RING],
+            ids: vec![u64::MAX; slots],
             rejected: 0,
         }
     }
@@ -171,9 +171,10 @@ impl Venue for Matchcore {
         let i = usize::from(c.instrument);
         let seq = self.seq[i];
         self.seq[i] += 1;
+        let s = slot(c, self.ids.len());
         let kind = match c.kind {
             GenKind::Add => {
-                self.ids[slot(c.id)] = seq;
+                self.ids[s] = seq;
                 CommandKind::Submit(SubmitCmd {
                     order: mc_limit(c, TimeInForce::Gtc),
                 })
@@ -189,11 +190,11 @@ impl Venue for Matchcore {
                 )),
             }),
             GenKind::Cancel | GenKind::MassCancel => CommandKind::Cancel(CancelCmd {
-                order_id: OrderId(self.ids[slot(c.id)]),
+                order_id: OrderId(self.ids[s]),
                 order_kind: OrderKind::Limit,
             }),
             GenKind::Replace => CommandKind::Amend(AmendCmd {
-                order_id: OrderId(self.ids[slot(c.id)]),
+                order_id: OrderId(self.ids[s]),
                 patch: AmendPatch::Limit(
                     LimitOrderPatch::new()
                         .with_price(Price(c.price))
@@ -225,9 +226,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = args.run_config();
     let clock = prepare(&args);
     let n = cfg.stream.instruments;
+    let slots = tickgate::engine::bench::stream::Stream::new(cfg.stream).slots();
     let mut ours = our_venue(&cfg)?;
-    let mut obrs = OrderbookRs::new(n);
-    let mut mc = Matchcore::new(n);
+    let mut obrs = OrderbookRs::new(n, slots);
+    let mut mc = Matchcore::new(n, slots);
     let mut venues: [&mut dyn ChunkRunner; 3] = [&mut ours, &mut obrs, &mut mc];
     let results = run(&mut venues, &cfg, &clock);
     report(

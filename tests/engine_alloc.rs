@@ -66,7 +66,7 @@ fn run(venue: &mut TickgateVenue, stream: &mut Stream, chunk: &mut [GenCmd], com
 #[test]
 fn engine_makes_no_allocation_over_a_million_commands_after_warm_up() {
     let instruments = bench_instruments(20, 100, 1_000_000);
-    let mut venue = TickgateVenue::new(&instruments, 1 << 20).expect("engine builds");
+    let mut venue = TickgateVenue::new(&instruments, 1 << 20, 20 * 1024).expect("engine builds");
     let mut stream = Stream::new(StreamConfig {
         instruments: 20,
         exotic: true,

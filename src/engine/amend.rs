@@ -116,7 +116,7 @@ impl Engine {
         n.side = c.side;
         n.order_number = number;
         apply_spec(n, &spec);
-        self.timers.remove(idx);
+        self.disarm_timer(idx);
         self.emit_replaced(idx, c.orig_user_ref_num, sink);
         let n = self.pool.orders[idx as usize];
         let crosses = self.books[usize::from(n.instrument)]
@@ -221,13 +221,14 @@ impl Engine {
         let mut idx = self.sess_head[usize::from(s)];
         while idx != NIL {
             let o = self.pool.orders[idx as usize];
+            let next = self.pool.sess[idx as usize].next;
             let all = c.instrument == super::types::ALL_INSTRUMENTS;
             if o.firm == c.firm && (all || o.instrument == c.instrument) {
                 self.emit_canceled(idx, o.leaves, CancelReason::UserRequested, sink);
                 self.reduce_resting(idx, o.leaves, sink);
                 canceled += 1;
             }
-            idx = o.sess_next;
+            idx = next;
         }
         sink.order_event(&OrderEvent::MassCancelResponse(MassCancelResponse {
             ts_ns: self.now_ns,

@@ -90,7 +90,8 @@ pub fn prepare(args: &EngineBenchArgs) -> Clock {
 pub fn our_venue(cfg: &RunConfig) -> Result<ours::TickgateVenue, Box<dyn std::error::Error>> {
     let s = &cfg.stream;
     let instruments = ours::bench_instruments(s.instruments, s.tick, s.reference_price);
-    Ok(ours::TickgateVenue::new(&instruments, 1 << 21)?)
+    let slots = stream::Stream::new(*s).slots();
+    Ok(ours::TickgateVenue::new(&instruments, 1 << 20, slots)?)
 }
 
 /// Prints the results table (and the JSON line with `--json`); `ours` names the

@@ -3,7 +3,7 @@
 
 use super::command::Enter;
 use super::event::{Accepted, Canceled, EventSink, MdAddOrder, MdEvent, OrderEvent, Rejected};
-use super::orders::{HIDDEN, NIL, POST_ONLY};
+use super::orders::{HIDDEN, IN_SESSION, NIL, POST_ONLY, SessLink, TIMED};
 use super::state::Engine;
 use super::types::{
     CancelReason, Display, IgnoreReason, MARKET_PRICE, MAX_EXPIRE_TIME_S, RejectReason, Side, Tif,
@@ -232,11 +232,11 @@ impl Engine {
         } else {
             o.leaves
         };
-        let (ins, number) = (usize::from(o.instrument), o.order_number);
+        let ins = usize::from(o.instrument);
         self.books[ins].push_back(&mut self.pool.orders, idx);
         self.session_link(idx);
         if expire_ns != 0 {
-            self.timers.insert(idx, expire_ns, number);
+            self.arm_timer(idx, expire_ns);
         }
     }
 
@@ -278,36 +278,55 @@ impl Engine {
 
     /// Appends a resting order to its session's list (once per order chain).
     fn session_link(&mut self, idx: u32) {
-        let o = &self.pool.orders[idx as usize];
-        if o.flags & super::orders::IN_SESSION != 0 {
+        let o = &mut self.pool.orders[idx as usize];
+        if o.flags & IN_SESSION != 0 {
             return;
         }
+        o.flags |= IN_SESSION;
         let s = usize::from(o.session);
         let tail = self.sess_tail[s];
-        let o = &mut self.pool.orders[idx as usize];
-        o.flags |= super::orders::IN_SESSION;
-        o.sess_prev = tail;
-        o.sess_next = NIL;
+        self.pool.sess[idx as usize] = SessLink {
+            next: NIL,
+            prev: tail,
+        };
         match tail {
             NIL => self.sess_head[s] = idx,
-            t => self.pool.orders[t as usize].sess_next = idx,
+            t => self.pool.sess[t as usize].next = idx,
         }
         self.sess_tail[s] = idx;
     }
 
+    /// Arms a GTT order's expiry.
+    pub(crate) fn arm_timer(&mut self, idx: u32, expire_ns: u64) {
+        let o = &mut self.pool.orders[idx as usize];
+        o.flags |= TIMED;
+        let number = o.order_number;
+        self.timers.insert(idx, expire_ns, number);
+    }
+
+    /// Disarms an order's expiry, if it has one (orders without touch no timer memory).
+    #[inline]
+    pub(crate) fn disarm_timer(&mut self, idx: u32) {
+        let o = &mut self.pool.orders[idx as usize];
+        if o.flags & TIMED != 0 {
+            o.flags &= !TIMED;
+            self.timers.remove(idx);
+        }
+    }
+
     /// Frees an order that is not linked into a level: timers, session list, pool.
     pub(crate) fn release(&mut self, idx: u32) {
-        self.timers.remove(idx);
-        let o = self.pool.orders[idx as usize];
-        if o.flags & super::orders::IN_SESSION != 0 {
-            let s = usize::from(o.session);
-            match o.sess_prev {
-                NIL => self.sess_head[s] = o.sess_next,
-                p => self.pool.orders[p as usize].sess_next = o.sess_next,
+        self.disarm_timer(idx);
+        if self.pool.orders[idx as usize].flags & IN_SESSION != 0 {
+            let s = usize::from(self.pool.orders[idx as usize].session);
+            let l = self.pool.sess[idx as usize];
+            match l.prev {
+                NIL => self.sess_head[s] = l.next,
+                p => self.pool.sess[p as usize].next = l.next,
             }
-            match o.sess_next {
-                NIL => self.sess_tail[s] = o.sess_prev,
-                n => self.pool.orders[n as usize].sess_prev = o.sess_prev,
+            match l.next {
+                NIL => self.sess_tail[s] = l.prev,
+                n => self.pool.sess[n as usize].prev = l.prev,
             }
         }
         self.pool.free(idx);

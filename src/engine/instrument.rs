@@ -104,7 +104,10 @@ impl Instrument {
             .max(1)
             * tick;
         let band_high = (c.reference_price + half) / tick * tick;
-        if band_high >= MARKET_PRICE || band_high > u64::from(u32::MAX) {
+        if band_high >= MARKET_PRICE
+            || band_high > u64::from(u32::MAX)
+            || tick > u64::from(u32::MAX)
+        {
             return Err(err(format!(
                 "band high {band_high} exceeds the ITCH price range"
             )));
@@ -150,15 +153,25 @@ impl Instrument {
     }
 
     /// The level of a limit price, or why the price is not accepted.
+    ///
+    /// NB: inside the band this is one 32-bit division (the band span fits `u32`,
+    /// checked at start-up); the 64-bit modulo runs only for rejected prices.
     #[inline]
     pub fn level_of(&self, price: u64) -> Result<u32, RejectReason> {
+        if price >= self.band_low && price <= self.band_high {
+            let offset = (price - self.band_low) as u32;
+            let tick = self.tick_size as u32;
+            let level = offset / tick;
+            return if level * tick == offset {
+                Ok(level)
+            } else {
+                Err(RejectReason::InvalidPrice)
+            };
+        }
         if price == 0 || !price.is_multiple_of(self.tick_size) {
             return Err(RejectReason::InvalidPrice);
         }
-        if price < self.band_low || price > self.band_high {
-            return Err(RejectReason::FatFinger);
-        }
-        Ok(((price - self.band_low) / self.tick_size) as u32)
+        Err(RejectReason::FatFinger)
     }
 
     /// Checks an order quantity against OUCH and instrument limits.

@@ -15,15 +15,21 @@ pub(crate) const LIVE: u8 = 4;
 pub(crate) const RESTING: u8 = 8;
 /// Order flag: the order is linked into its session's list.
 pub(crate) const IN_SESSION: u8 = 16;
+/// Order flag: the order has a GTT timer armed.
+pub(crate) const TIMED: u8 = 32;
 
-/// One order. Links are pool indices: `next`/`prev` thread the price level's FIFO
-/// (or the free list through `next`), `sess_next`/`sess_prev` the session's orders.
+/// One order, exactly one cache line. Links are pool indices: `next`/`prev` thread the
+/// price level's FIFO (or the free list through `next`).
+///
+/// NB: the session-list links live in [`OrderPool::sess`], not here: a cancel then
+/// touches its session neighbours in a dense 8-byte-per-order array instead of two more
+/// order lines, and the order fits 64 bytes. Measured on the engine bench stream: this
+/// and skipping the timer heap for orders without a timer cut cancel p90 noticeably.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(64))]
 pub(crate) struct Order {
     pub next: u32,
     pub prev: u32,
-    pub sess_next: u32,
-    pub sess_prev: u32,
     /// Bumped when the slot is freed; part of [`OrderRef`].
     pub generation: u32,
     pub user_ref_num: u32,
@@ -53,8 +59,6 @@ impl Order {
     const EMPTY: Order = Order {
         next: NIL,
         prev: NIL,
-        sess_next: NIL,
-        sess_prev: NIL,
         generation: 1,
         user_ref_num: 0,
         level: 0,
@@ -80,10 +84,21 @@ impl Order {
     }
 }
 
+const _: () = assert!(std::mem::size_of::<Order>() == 64);
+
+/// Links of an order in its session's list (pool indices, `NIL` at the ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessLink {
+    pub next: u32,
+    pub prev: u32,
+}
+
 /// Fixed-capacity order storage; allocation is a free-list pop, never a heap allocation.
 #[derive(Debug, Clone)]
 pub(crate) struct OrderPool {
     pub orders: Vec<Order>,
+    /// Session-list links, indexed like `orders`.
+    pub sess: Vec<SessLink>,
     free_head: u32,
     live: u32,
 }
@@ -99,8 +114,13 @@ impl OrderPool {
                 NIL
             };
         }
+        let link = SessLink {
+            next: NIL,
+            prev: NIL,
+        };
         OrderPool {
             orders,
+            sess: vec![link; capacity as usize],
             free_head: if capacity > 0 { 0 } else { NIL },
             live: 0,
         }

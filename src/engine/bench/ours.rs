@@ -6,16 +6,15 @@ use super::stream::{
 };
 use crate::config::{EngineConfig, InstrumentConfig};
 use crate::engine::command::{Cancel, Enter, INHERIT, MassCancel, Replace};
-use crate::engine::types::{ALL_INSTRUMENTS, MARKET_PRICE, firm_id};
+use crate::engine::types::{ALL_INSTRUMENTS, MARKET_PRICE};
 use crate::engine::{
     Command, Display, Engine, EngineError, EventSink, MdEvent, OrderEvent, OrderRef, Side, StpMode,
     Tif,
 };
 
-/// Generator ids are mapped to handles through a ring this large (ids older than this
-/// many adds are never targeted in practice; a stale entry is ignored by the engine's
-/// ownership check, never applied to another order).
-const ID_RING: usize = 1 << 22;
+/// The stream's firms: A (no STP) and B ("decrement both").
+const FIRM_A: u32 = u32::from_be_bytes(*b"FRMA");
+const FIRM_B: u32 = u32::from_be_bytes(*b"FRMB");
 
 /// Counts events and remembers the last accepted handle (never allocates).
 #[derive(Debug, Default)]
@@ -47,7 +46,7 @@ impl EventSink for CountingSink {
     }
 }
 
-/// The engine plus the id → (handle, UserRefNum) map a session layer would keep.
+/// The engine plus the slot → (handle, UserRefNum) map a session layer would keep.
 #[derive(Debug)]
 pub struct TickgateVenue {
     /// The engine under test.
@@ -82,8 +81,13 @@ pub fn bench_instruments(n: u16, tick: u64, reference_price: u64) -> Vec<Instrum
 }
 
 impl TickgateVenue {
-    /// An engine with `instruments` and room for `max_orders`.
-    pub fn new(instruments: &[InstrumentConfig], max_orders: u32) -> Result<Self, EngineError> {
+    /// An engine with `instruments` and room for `max_orders`; `slots` as
+    /// [`Stream::slots`](super::stream::Stream::slots).
+    pub fn new(
+        instruments: &[InstrumentConfig],
+        max_orders: u32,
+        slots: usize,
+    ) -> Result<Self, EngineError> {
         let cfg = EngineConfig {
             max_orders,
             max_sessions: 1,
@@ -92,7 +96,8 @@ impl TickgateVenue {
         Ok(TickgateVenue {
             engine: Engine::new(&cfg, instruments)?,
             sink: CountingSink::default(),
-            refs: vec![(OrderRef::NONE, 0); ID_RING],
+            // Non-zero, so the pages are written (faulted in) here, not during the run.
+            refs: vec![(OrderRef(u64::MAX), u32::MAX); slots.max(1)],
             urn: vec![0; 256],
         })
     }
@@ -101,7 +106,7 @@ impl TickgateVenue {
     #[inline]
     pub fn command(&mut self, c: &GenCmd) -> Command {
         let ch = (c.instrument % 256) as u8;
-        let slot = (c.id as usize) & (ID_RING - 1);
+        let slot = c.slot as usize;
         match c.kind {
             GenKind::Add | GenKind::Marketable | GenKind::Market => {
                 Command::Enter(self.enter(c, ch))
@@ -141,7 +146,7 @@ impl TickgateVenue {
                 session: 0,
                 user_ref_idx: ch,
                 user_ref_num: self.next_urn(ch),
-                firm: firm_id("FRMA"),
+                firm: FIRM_A,
                 instrument: ALL_INSTRUMENTS,
             }),
         }
@@ -183,7 +188,7 @@ impl TickgateVenue {
             } else {
                 StpMode::None
             },
-            firm: firm_id(if stp { "FRMB" } else { "FRMA" }),
+            firm: if stp { FIRM_B } else { FIRM_A },
             min_qty: 0,
             max_floor: if f & FLAG_RESERVE != 0 { c.qty / 5 } else { 0 },
             expire_time_s: 1,
@@ -210,7 +215,7 @@ impl Venue for TickgateVenue {
                 Command::Enter(e) => e.user_ref_num,
                 _ => 0,
             };
-            self.refs[(c.id as usize) & (ID_RING - 1)] = (self.sink.last_accepted, urn);
+            self.refs[c.slot as usize] = (self.sink.last_accepted, urn);
         }
     }
 

@@ -4,7 +4,9 @@
 //! The stream does not look at any engine's results, so every venue gets exactly the same
 //! commands. Cancels and replaces target orders the generator added and has not itself
 //! cancelled; some of those were filled meanwhile, so some cancels miss (as in any
-//! venue-agnostic replay). Generation never allocates after [`Stream::new`].
+//! venue-agnostic replay). As on a real ITCH day, most cancels hit young orders: three
+//! in four target one of the 64 youngest live orders of the instrument, the rest any.
+//! Generation never allocates after [`Stream::new`].
 
 /// What a generated command does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +52,10 @@ pub struct GenCmd {
     pub qty: u32,
     /// Order id: new for adds and marketable orders, the target for cancels/replaces.
     pub id: u64,
+    /// Dense slot of a tracked order (adds, cancels, replaces), `< Stream::slots()`:
+    /// venues keep their id map indexed by it, as a session layer keeps one per live
+    /// order.
+    pub slot: u32,
     /// `FLAG_*` bits (exotic streams only).
     pub flags: u8,
     /// Command time, ns since midnight.
@@ -86,8 +92,9 @@ impl Default for StreamConfig {
     }
 }
 
-/// Live ids tracked per instrument (older ones are forgotten, never cancelled).
-const LIVE_CAP: usize = 4096;
+/// Live ids tracked per instrument; when full, the next add becomes a cancel of the
+/// oldest, so every order is eventually cancelled or filled and books stay bounded.
+const LIVE_CAP: usize = 1024;
 /// How far (in ticks) a mid price may wander from the reference.
 const MAX_DRIFT_TICKS: i64 = 400;
 
@@ -100,8 +107,10 @@ pub struct Stream {
     ts_ns: u64,
     /// Mid price of each instrument in ticks from the reference.
     mids: Vec<i64>,
-    /// Per instrument: ids (`id << 1 | buy`) the generator believes live.
-    live: Vec<Vec<u64>>,
+    /// Per instrument, oldest first: (`id << 1 | buy`, slot) the generator believes live.
+    live: Vec<Vec<(u64, u32)>>,
+    /// Per instrument: free slots.
+    free: Vec<Vec<u32>>,
 }
 
 impl Stream {
@@ -115,7 +124,20 @@ impl Stream {
             ts_ns: 34_200_000_000_000, // 09:30
             mids: vec![0; n],
             live: (0..n).map(|_| Vec::with_capacity(LIVE_CAP)).collect(),
+            free: (0..n)
+                .map(|i| {
+                    (0..LIVE_CAP as u32)
+                        .rev()
+                        .map(|s| (i * LIVE_CAP) as u32 + s)
+                        .collect()
+                })
+                .collect(),
         }
+    }
+
+    /// Number of distinct slots this stream's commands use.
+    pub fn slots(&self) -> usize {
+        self.live.len() * LIVE_CAP
     }
 
     #[inline]
@@ -174,16 +196,17 @@ impl Stream {
     }
 
     fn add(&mut self, instrument: u16) -> GenCmd {
+        if self.live[usize::from(instrument)].len() >= LIVE_CAP {
+            return self.cancel_at(instrument, 0);
+        }
         let r = self.rand();
         let buy = r & 1 == 0;
         let away = self.distance();
         let id = self.next_id;
         self.next_id += 1;
-        let live = &mut self.live[usize::from(instrument)];
-        if live.len() == LIVE_CAP {
-            live.swap_remove((r >> 8) as usize % LIVE_CAP);
-        }
-        live.push(id << 1 | u64::from(buy));
+        let i = usize::from(instrument);
+        let slot = self.free[i].pop().unwrap_or_default();
+        self.live[i].push((id << 1 | u64::from(buy), slot));
         GenCmd {
             kind: GenKind::Add,
             instrument,
@@ -191,22 +214,41 @@ impl Stream {
             price: self.price(instrument, buy, away),
             qty: 100 * (1 + (r >> 16) as u32 % 5),
             id,
+            slot,
             ..GenCmd::default()
         }
     }
 
+    /// Index of a cancel/replace target among `len` live ids, biased to the youngest.
+    fn pick(&mut self, len: usize) -> usize {
+        let r = self.rand();
+        if r.is_multiple_of(4) {
+            (r >> 8) as usize % len
+        } else {
+            len - 1 - (r >> 8) as usize % len.min(64)
+        }
+    }
+
     fn cancel(&mut self, instrument: u16) -> GenCmd {
-        let len = self.live[usize::from(instrument)].len() as u64;
+        let len = self.live[usize::from(instrument)].len();
         if len == 0 {
             return self.add(instrument);
         }
-        let j = (self.rand() % len) as usize;
-        let e = self.live[usize::from(instrument)].swap_remove(j);
+        let j = self.pick(len);
+        self.cancel_at(instrument, j)
+    }
+
+    /// Cancels the `j`-th (0 = oldest) tracked live order of an instrument.
+    fn cancel_at(&mut self, instrument: u16, j: usize) -> GenCmd {
+        let i = usize::from(instrument);
+        let (e, slot) = self.live[i].remove(j);
+        self.free[i].push(slot);
         GenCmd {
             kind: GenKind::Cancel,
             instrument,
             buy: e & 1 == 1,
             id: e >> 1,
+            slot,
             ..GenCmd::default()
         }
     }
@@ -216,8 +258,9 @@ impl Stream {
         if self.live[i].is_empty() {
             return self.add(instrument);
         }
+        let j = self.pick(self.live[i].len());
+        let (e, slot) = self.live[i][j];
         let r = self.rand();
-        let e = self.live[i][(r >> 8) as usize % self.live[i].len()];
         let buy = e & 1 == 1;
         let away = self.distance();
         GenCmd {
@@ -227,6 +270,7 @@ impl Stream {
             price: self.price(instrument, buy, away),
             qty: 100 * (1 + (r >> 16) as u32 % 5),
             id: e >> 1,
+            slot,
             ..GenCmd::default()
         }
     }
