@@ -24,6 +24,12 @@ pub struct Config {
     /// The tradable instruments; their order here is their dense index (ITCH stock locate).
     #[serde(default, rename = "instrument")]
     pub instruments: Vec<InstrumentConfig>,
+    /// The TCP order-entry gateway (`tickgate serve`).
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// Order-entry accounts (SoupBinTCP logins); their order here is the core's session id.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountConfig>,
 }
 
 /// Capacities of the matching core; everything is allocated once at start-up.
@@ -249,6 +255,69 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The TCP order-entry gateway and its SoupBinTCP sessions (`docs/PROTOCOL.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Address to listen on (port 0 picks a free port, printed at start-up).
+    pub listen: std::net::SocketAddr,
+    /// Connection slots of the gateway.
+    pub max_connections: usize,
+    /// Outbound bytes queued per connection before it is dropped as a slow consumer.
+    pub max_outbound_bytes_per_conn: usize,
+    /// Bytes of each session's replay store (the day's sequenced messages), reserved
+    /// at start-up; pages are touched only as the stream grows.
+    pub replay_bytes_per_session: usize,
+    /// Orders a session may have open (entered and not yet dead) at once.
+    pub max_open_orders_per_session: usize,
+    /// Records in the core's response ring (power of two).
+    pub response_ring_records: usize,
+    /// Records in the gateway's command ring to the core (power of two).
+    pub command_ring_records: usize,
+    /// Server Heartbeat after this much outbound silence.
+    pub heartbeat_interval_ms: u64,
+    /// Disconnect a client silent this long, unless its login asked for another timeout.
+    pub heartbeat_timeout_ms: u64,
+    /// One stderr line per connection event and per bad input.
+    pub log_events: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 15000)),
+            max_connections: 1024,
+            max_outbound_bytes_per_conn: 1 << 20,
+            replay_bytes_per_session: 64 << 20,
+            max_open_orders_per_session: 1 << 16,
+            response_ring_records: 1 << 17,
+            command_ring_records: 1 << 16,
+            heartbeat_interval_ms: 1000,
+            heartbeat_timeout_ms: 15_000,
+            log_events: true,
+        }
+    }
+}
+
+/// One order-entry account: a SoupBinTCP login and the OUCH firm it trades for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Login username (1..6 characters).
+    pub username: String,
+    /// Login password (up to 10 characters).
+    pub password: String,
+    /// Firm (up to 4 characters) stamped on the account's orders.
+    pub firm: String,
+    /// Cancel the account's open orders when its connection drops.
+    #[serde(default = "default_true")]
+    pub cancel_on_disconnect: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ enum Command {
         #[command(subcommand)]
         which: TuneCmd,
     },
+    /// Run the gateway and matching core: SoupBinTCP/OUCH on TCP until SIGINT/SIGTERM.
+    Serve(tickgate::server::ServeArgs),
     /// Print the effective configuration (the embedded default without --config).
     Config {
         /// TOML configuration file.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Tune { which } => match which {
             TuneCmd::Check(args) => tickgate::tune::run_check(&args),
         },
+        Command::Serve(args) => tickgate::server::run(&args),
         Command::Config { config } => show_config(config),
     };
     match result {

@@ -1,0 +1,86 @@
+//! `tickgate serve`: configuration → matching core + gateway + session layer + rings,
+//! run in the configured threading mode until SIGINT/SIGTERM.
+//!
+//! Wiring (see `docs/SERVE.md`): the session layer ([`crate::session::Sessions`]) is
+//! the gateway's handler; it writes [`crate::engine::Command`] records to an SPSC
+//! command ring that the core drains, and the core writes every session's events to
+//! one SPSC response ring that the session layer drains in `poll`.
+//!
+//! - **Shared** mode (default, 2-vCPU hosts): one pinned thread runs the gateway agent
+//!   and the core agent round-robin. The core only runs while the response ring has
+//!   at least [`CORE_GATE_FREE_RECORDS`] free slots, because a core that found the ring
+//!   full would spin forever waiting for the gateway that shares its thread.
+//! - **Dedicated** mode (colo): the core runs on its own pinned thread (`core_cpu`)
+//!   and the gateway on `gateway_cpus[0]`.
+//!
+//! On stop: logins and connections are refused, every client gets End of Session
+//! (`Z`) and is closed once it is sent; after at most [`DRAIN_TIMEOUT`] the gateway
+//! shuts down.
+
+mod run;
+pub mod signal;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub use run::{Running, spawn};
+
+use crate::config::Config;
+
+/// The core runs (shared mode) only while the response ring has this many free
+/// records: one core round (≤ `drain_limit` commands) must never fill it.
+pub const CORE_GATE_FREE_RECORDS: usize = 1 << 15;
+
+/// How long shutdown waits for End of Session to reach the clients.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Options of `tickgate serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration (the embedded default without it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Refuse to start when `tune check` reports a FAIL.
+    #[arg(long)]
+    pub strict: bool,
+    /// Listen here instead of `gateway.listen`.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Runs `tickgate serve` until SIGINT/SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(addr) = args.listen {
+        config.gateway.listen = addr;
+    }
+    let report = crate::tune::check(&config, std::path::Path::new("/"));
+    eprintln!("tickgate: tune check: {}", report.summary());
+    if args.strict && report.has_fail() {
+        return Err(
+            "tune check FAILed and --strict was given; run `tickgate tune check` \
+                    for the fixes"
+                .into(),
+        );
+    }
+    signal::install()?;
+    let running = spawn(config, true).map_err(|e| e.to_string())?;
+    let t = &running.threads;
+    println!(
+        "tickgate: listening on {} (SoupBinTCP 4.1 / OUCH 5.0), session {}, threading {}",
+        running.addr,
+        String::from_utf8_lossy(running.session_name.trimmed()),
+        t
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    while !signal::stop_requested() && !running.finished() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("tickgate: stopping: End of Session to every client");
+    running.stop_and_join().map_err(|e| e.to_string())?;
+    eprintln!("tickgate: stopped");
+    Ok(ExitCode::SUCCESS)
+}

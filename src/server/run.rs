@@ -1,0 +1,378 @@
+//! Building the agents and running them on their threads.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{CORE_GATE_FREE_RECORDS, DRAIN_TIMEOUT};
+use crate::affinity::{BusySpin, Idle, IdleKind, Parker, SpinThenPark, SpinThenYield};
+use crate::config::{Config, ThreadingMode};
+use crate::engine::core::{Core, CoreStats, OutputFull, SessionOutput};
+use crate::engine::{Engine, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
+use crate::gateway::{Gateway, GatewayOptions};
+use crate::proto::wire::Alpha;
+use crate::ring::broadcast;
+use crate::ring::shm::Layout;
+use crate::ring::spsc;
+use crate::session::{SessionCounters, Sessions};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A server running on its own threads (what `tickgate serve`, tests and the
+/// benchmark start).
+#[derive(Debug)]
+pub struct Running {
+    /// Where the gateway listens.
+    pub addr: SocketAddr,
+    /// The SoupBinTCP session name of the day.
+    pub session_name: Alpha<10>,
+    /// The threading mode and CPUs, for the start-up line and reports.
+    pub threads: String,
+    stop: Arc<AtomicBool>,
+    core_stop: Arc<AtomicBool>,
+    gateway: Option<JoinHandle<Result<Finished, String>>>,
+    core: Option<JoinHandle<CoreStats>>,
+}
+
+/// What a stopped server reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished {
+    /// The session layer's counters.
+    pub sessions: SessionCounters,
+    /// The core loop's counters (shared mode; zero in dedicated mode).
+    pub core: CoreStats,
+}
+
+impl Running {
+    /// Whether the server thread has exited on its own (e.g. a fatal error).
+    pub fn finished(&self) -> bool {
+        self.gateway.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Stops accepting, sends End of Session, drains, and joins every thread.
+    pub fn stop_and_join(mut self) -> Result<Finished, Error> {
+        self.stop.store(true, Ordering::Release);
+        let mut finished = match self.gateway.take().map(|h| h.join()) {
+            Some(Ok(Ok(f))) => f,
+            Some(Ok(Err(e))) => return Err(e.into()),
+            _ => return Err("the gateway thread panicked".into()),
+        };
+        self.core_stop.store(true, Ordering::Release);
+        if let Some(h) = self.core.take() {
+            finished.core = h.join().map_err(|_| "the core thread panicked")?;
+        }
+        Ok(finished)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.core_stop.store(true, Ordering::Release);
+        if let Some(h) = self.gateway.take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.core.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The response ring's producer, shared by every session's output of one core (all
+/// sessions of a gateway thread go to that thread's ring).
+#[derive(Clone)]
+struct SharedResponses(Rc<RefCell<spsc::Producer>>);
+
+impl SessionOutput for SharedResponses {
+    #[inline]
+    fn try_send(&mut self, event: &OrderEvent) -> Result<(), OutputFull> {
+        self.0
+            .borrow_mut()
+            .try_write(RECORD_BYTES, |buf| {
+                event.encode_into(buf);
+            })
+            .map_err(|_| OutputFull)
+    }
+}
+
+type ServeCore = Core<spsc::Consumer, SharedResponses, broadcast::Writer>;
+
+/// The rings between the gateway and the core.
+struct Rings {
+    cmd_tx: spsc::Producer,
+    cmd_rx: spsc::Consumer,
+    resp_tx: spsc::Producer,
+    resp_rx: spsc::Consumer,
+}
+
+fn rings(config: &Config) -> Result<Rings, Error> {
+    let slot_bytes = (RECORD_BYTES + spsc::SLOT_HEADER_BYTES).next_multiple_of(64);
+    let layout = |capacity: usize| Layout {
+        capacity,
+        slot_bytes,
+    };
+    let g = &config.gateway;
+    let (cmd_tx, cmd_rx) = spsc::channel(layout(g.command_ring_records))
+        .map_err(|e| format!("gateway.command_ring_records: {e:?}"))?;
+    let (resp_tx, resp_rx) = spsc::channel(layout(g.response_ring_records))
+        .map_err(|e| format!("gateway.response_ring_records: {e:?}"))?;
+    if g.response_ring_records < 2 * CORE_GATE_FREE_RECORDS {
+        return Err(format!(
+            "gateway.response_ring_records must be at least {}",
+            2 * CORE_GATE_FREE_RECORDS
+        )
+        .into());
+    }
+    Ok(Rings {
+        cmd_tx,
+        cmd_rx,
+        resp_tx,
+        resp_rx,
+    })
+}
+
+/// Assembles the core on the thread that will run it (its outputs are `Rc`s).
+fn build_core(
+    engine: Engine,
+    cmd_rx: spsc::Consumer,
+    resp_tx: spsc::Producer,
+    sessions: usize,
+    drain_limit: usize,
+) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
+    let shared = Rc::new(RefCell::new(resp_tx));
+    let outputs = (0..sessions)
+        .map(|_| SharedResponses(shared.clone()))
+        .collect();
+    let market = broadcast::new(Layout {
+        capacity: 1 << 16,
+        slot_bytes: (MD_RECORD_BYTES + broadcast::SLOT_HEADER_BYTES).next_multiple_of(64),
+    })
+    .map_err(|e| format!("market-data ring: {e:?}"))?;
+    let core =
+        Core::new(engine, vec![cmd_rx], outputs, market, drain_limit).map_err(|e| e.to_string())?;
+    Ok((core, shared))
+}
+
+/// How a hot thread of `serve` idles (the config's [`IdleKind`]).
+enum AnyIdle {
+    Spin(BusySpin),
+    Yield(SpinThenYield),
+    Park(SpinThenPark<'static>),
+}
+
+static PARKER: Parker = Parker::new();
+
+impl AnyIdle {
+    fn new(kind: IdleKind) -> Self {
+        match kind {
+            IdleKind::Spin => Self::Spin(BusySpin),
+            IdleKind::SpinYield => Self::Yield(SpinThenYield::new(10_000)),
+            // NB: nothing unparks the serve threads (io_uring completions do not), so
+            // the park is a short timed sleep: 200 µs bounds the added latency.
+            IdleKind::SpinPark => Self::Park(SpinThenPark::new(
+                &PARKER,
+                10_000,
+                Duration::from_micros(200),
+            )),
+        }
+    }
+
+    fn idle(&mut self, work: usize) {
+        match self {
+            Self::Spin(i) => i.idle(work, || false),
+            Self::Yield(i) => i.idle(work, || false),
+            Self::Park(i) => i.idle(work, || false),
+        }
+    }
+}
+
+fn pin(cpu: usize, what: &str) {
+    if let Err(e) = crate::affinity::pin_current_thread(cpu) {
+        eprintln!("tickgate: {what} not pinned to CPU {cpu}: {e}");
+    }
+}
+
+fn gateway_options(config: &Config) -> GatewayOptions {
+    let g = &config.gateway;
+    GatewayOptions {
+        bind: g.listen,
+        max_connections: g.max_connections,
+        max_outbound_bytes_per_conn: g.max_outbound_bytes_per_conn,
+        log_connections: g.log_events,
+        ..GatewayOptions::default()
+    }
+}
+
+/// Starts a server for `config` on new threads; returns once it listens. `pin`
+/// pins the threads to the config's CPUs (failures are logged, not fatal).
+pub fn spawn(config: Config, pin_threads: bool) -> Result<Running, Error> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let core_stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let t = &config.threads;
+    let threads = match t.mode {
+        ThreadingMode::Shared => format!("shared (gateway + core on CPU {})", t.gateway_cpus[0]),
+        ThreadingMode::Dedicated => format!(
+            "dedicated (gateway on CPU {}, core on CPU {})",
+            t.gateway_cpus[0], t.core_cpu
+        ),
+    };
+    let stop2 = stop.clone();
+    let core_stop2 = core_stop.clone();
+    let (core_tx, core_rx) = mpsc::channel();
+    let gateway = std::thread::Builder::new()
+        .name("tickgate-gw".into())
+        .spawn(move || serve_thread(config, pin_threads, &stop2, core_stop2, ready_tx, core_tx))?;
+    let (addr, session_name) = match ready_rx.recv() {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            let _ = gateway.join();
+            return Err(e.into());
+        }
+        Err(_) => return Err("the server thread exited during start-up".into()),
+    };
+    Ok(Running {
+        addr,
+        session_name,
+        threads,
+        stop,
+        core_stop,
+        gateway: Some(gateway),
+        core: core_rx.recv().ok().flatten(),
+    })
+}
+
+type Ready = Result<(SocketAddr, Alpha<10>), String>;
+
+fn serve_thread(
+    config: Config,
+    pin_threads: bool,
+    stop: &AtomicBool,
+    core_stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Ready>,
+    core_handle: mpsc::Sender<Option<JoinHandle<CoreStats>>>,
+) -> Result<Finished, String> {
+    let setup = || -> Result<_, Error> {
+        let engine = Engine::from_config(&config)?;
+        let r = rings(&config)?;
+        let opts = gateway_options(&config);
+        let sessions = Sessions::new(&config, &engine, opts.max_connections, r.cmd_tx, r.resp_rx)
+            .map_err(|e| e.0)?;
+        let gateway = Gateway::new(opts, sessions)?;
+        Ok((engine, r.cmd_rx, r.resp_tx, gateway))
+    };
+    let (engine, cmd_rx, resp_tx, mut gateway) = match setup() {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            let _ = core_handle.send(None);
+            return Err(e.to_string());
+        }
+    };
+    let t = config.threads.clone();
+    let n_sessions = config.accounts.len();
+    let drain_limit = config.engine.drain_limit as usize;
+    if pin_threads {
+        pin(t.gateway_cpus[0], "gateway thread");
+    }
+    let mut idle = AnyIdle::new(t.idle);
+    let name = gateway.handler().session_name();
+    let _ = ready.send(Ok((gateway.local_addr(), name)));
+    let mut finished = Finished {
+        sessions: SessionCounters::default(),
+        core: CoreStats::default(),
+    };
+    match t.mode {
+        ThreadingMode::Shared => {
+            let _ = core_handle.send(None);
+            let (mut core, gate) = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit)
+                .map_err(|e| e.to_string())?;
+            shared_loop(&mut gateway, &mut core, &gate, stop, &mut idle);
+            finished.core = core.stats();
+        }
+        ThreadingMode::Dedicated => {
+            let (core_cpu, kind) = (t.core_cpu, t.idle);
+            let core_thread = std::thread::Builder::new()
+                .name("tickgate-core".into())
+                .spawn(move || {
+                    if pin_threads {
+                        pin(core_cpu, "core thread");
+                    }
+                    let built = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit);
+                    let Ok((mut core, _)) = built else {
+                        return CoreStats::default();
+                    };
+                    let mut idle = AnyIdle::new(kind);
+                    while !core_stop.load(Ordering::Acquire) {
+                        let w = core.do_work();
+                        idle.idle(w);
+                    }
+                    core.stats()
+                })
+                .map_err(|e| e.to_string())?;
+            let _ = core_handle.send(Some(core_thread));
+            let mut no_core = || 0;
+            gateway_loop(&mut gateway, &mut no_core, stop, &mut idle);
+        }
+    }
+    finished.sessions = gateway.handler().counters();
+    Ok(finished)
+}
+
+/// Runs core rounds while the response ring has room for one more round's events.
+fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>) -> usize {
+    let mut work = 0;
+    for _ in 0..64 {
+        if gate.borrow_mut().free_slots() < CORE_GATE_FREE_RECORDS {
+            break;
+        }
+        let w = core.do_work();
+        work += w;
+        if w == 0 {
+            break;
+        }
+    }
+    work
+}
+
+fn shared_loop(
+    gateway: &mut Gateway<Sessions>,
+    core: &mut ServeCore,
+    gate: &RefCell<spsc::Producer>,
+    stop: &AtomicBool,
+    idle: &mut AnyIdle,
+) {
+    let mut core_round = || run_core(core, gate);
+    gateway_loop(gateway, &mut core_round, stop, idle);
+}
+
+/// The gateway's duty cycle (plus `other`, the core in shared mode) until `stop`,
+/// then End of Session, drain and shutdown.
+fn gateway_loop(
+    gateway: &mut Gateway<Sessions>,
+    other: &mut dyn FnMut() -> usize,
+    stop: &AtomicBool,
+    idle: &mut AnyIdle,
+) {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let work = gateway.do_work() + other();
+        if deadline.is_none() && stop.load(Ordering::Acquire) {
+            gateway.handler_mut().end_session();
+            deadline = Some(Instant::now() + DRAIN_TIMEOUT);
+        }
+        if let Some(d) = deadline {
+            let drained = gateway.handler().ended() && gateway.open_connections() == 0;
+            if drained || Instant::now() > d {
+                break;
+            }
+        }
+        idle.idle(work);
+    }
+    gateway.shutdown();
+}

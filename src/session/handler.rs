@@ -1,0 +1,341 @@
+//! The gateway callbacks: framing, login, logout, disconnect and the per-turn poll.
+
+use core::ops::ControlFlow;
+use std::net::SocketAddr;
+
+use super::{COD_CHANNEL, Sessions, monotonic_ns};
+use crate::engine::Command;
+use crate::engine::command::MassCancel;
+use crate::engine::types::ALL_INSTRUMENTS;
+use crate::gateway::{CloseReason, ConnId, Handler, Outbox};
+use crate::proto::soupbin::{
+    FrameError, LoginAccepted, LoginRejectReason, LoginRequest, MAX_PACKET_LEN, Packet,
+};
+
+/// What one packet asks the connection loop to do next.
+enum Next {
+    Continue,
+    Stop,
+}
+
+impl Handler for Sessions {
+    fn on_accept(&mut self, conn: ConnId, peer: SocketAddr, out: &mut Outbox<'_>) {
+        if self.ending {
+            out.abort(conn, CloseReason::Shutdown);
+            return;
+        }
+        let now = monotonic_ns();
+        let state = self.new_conn(conn, now);
+        match self.conns.get_mut(conn.slot() as usize) {
+            Some(slot) => *slot = Some(state),
+            None => out.abort(conn, CloseReason::Local("no session slot")),
+        }
+        self.logf(format_args!("{conn} from {peer}: awaiting login"));
+    }
+
+    fn on_data(&mut self, conn: ConnId, data: &[u8], out: &mut Outbox<'_>) {
+        let now = monotonic_ns();
+        let Some(c) = self.conn_mut(conn) else { return };
+        if c.closing {
+            return;
+        }
+        c.last_recv_ns = now;
+        // NB: the framer is moved out for the call so packets can borrow `self`.
+        let mut framer = std::mem::replace(
+            &mut c.framer,
+            crate::proto::soupbin::Reassembler::new(
+                crate::proto::soupbin::Direction::ClientToServer,
+            ),
+        );
+        let mut rest = data;
+        let result = loop {
+            let r = framer.feed(rest, |p| match self.on_packet(conn, p, now, out) {
+                Next::Continue => ControlFlow::Continue(()),
+                Next::Stop => ControlFlow::Break(()),
+            });
+            match r {
+                Ok(used) if used < rest.len() && !self.is_closing(conn) => rest = &rest[used..],
+                other => break other,
+            }
+        };
+        if let Some(c) = self.conn_mut(conn) {
+            c.framer = framer;
+        }
+        if let Err(e) = result {
+            self.on_frame_error(conn, e, out);
+        }
+    }
+
+    fn on_close(&mut self, conn: ConnId, reason: CloseReason) {
+        let Some(slot) = self.conns.get_mut(conn.slot() as usize) else {
+            return;
+        };
+        let Some(c) = slot.take_if(|c| c.id == conn) else {
+            return;
+        };
+        if reason == CloseReason::SlowConsumer {
+            self.counters.slow_consumers += 1;
+        }
+        let Some(acc) = c.account else {
+            self.logf(format_args!("{conn} closed before login: {reason}"));
+            return;
+        };
+        self.logout_account(acc, monotonic_ns());
+        let name = self.accounts[usize::from(acc)].username;
+        self.logf(format_args!("{conn} account {name} logged out: {reason}"));
+    }
+
+    fn poll(&mut self, out: &mut Outbox<'_>) -> usize {
+        let mut work = self.drain_responses(out);
+        work += self.pump_replays(out);
+        if self.ending && !self.ended_sent {
+            self.send_end_of_session(out);
+            work += 1;
+        }
+        let now = monotonic_ns();
+        if now >= self.next_timer_scan_ns {
+            self.next_timer_scan_ns = now + 5_000_000;
+            self.scan_timers(now, out);
+        }
+        work
+    }
+}
+
+impl Sessions {
+    fn is_closing(&mut self, conn: ConnId) -> bool {
+        self.conn_mut(conn).is_none_or(|c| c.closing)
+    }
+
+    /// Closes a connection after what is queued (stops reading it now).
+    pub(super) fn close(&mut self, conn: ConnId, why: &'static str, out: &mut Outbox<'_>) {
+        if let Some(c) = self.conn_mut(conn) {
+            c.closing = true;
+        }
+        out.close(conn, CloseReason::Local(why));
+    }
+
+    fn on_frame_error(&mut self, conn: ConnId, e: FrameError, out: &mut Outbox<'_>) {
+        self.counters.frame_errors += 1;
+        self.logf(format_args!("{conn}: {e}; disconnecting"));
+        self.close(conn, "SoupBinTCP framing error", out);
+    }
+
+    fn on_packet(&mut self, conn: ConnId, p: Packet<'_>, now: u64, out: &mut Outbox<'_>) -> Next {
+        let Some(c) = self.conn_mut(conn) else {
+            return Next::Stop;
+        };
+        if c.closing {
+            return Next::Stop;
+        }
+        match (c.account, p) {
+            (None, Packet::LoginRequest(req)) => self.on_login(conn, &req, now, out),
+            (_, Packet::Debug(_)) => Next::Continue,
+            (Some(_), Packet::ClientHeartbeat) => Next::Continue,
+            (Some(acc), Packet::UnsequencedData(msg)) => {
+                self.on_ouch(acc, msg, now, out);
+                Next::Continue
+            }
+            (Some(_), Packet::LogoutRequest) => {
+                self.logf(format_args!("{conn}: logout request"));
+                self.close(conn, "logout", out);
+                Next::Stop
+            }
+            (state, other) => {
+                self.counters.protocol_violations += 1;
+                let when = if state.is_some() { "after" } else { "before" };
+                let t = other.packet_type() as char;
+                self.logf(format_args!(
+                    "{conn}: packet {t:?} {when} login; disconnecting"
+                ));
+                self.close(conn, "protocol violation", out);
+                Next::Stop
+            }
+        }
+    }
+
+    fn reject_login(
+        &mut self,
+        conn: ConnId,
+        reason: LoginRejectReason,
+        why: &str,
+        out: &mut Outbox<'_>,
+    ) -> Next {
+        match reason {
+            LoginRejectReason::NotAuthorized => self.counters.logins_not_authorized += 1,
+            LoginRejectReason::SessionNotAvailable => self.counters.logins_session_unavailable += 1,
+        }
+        self.logf(format_args!("{conn}: login rejected ({why})"));
+        let mut buf = [0u8; 8];
+        if let Ok(n) = Packet::LoginRejected(reason).encode(&mut buf) {
+            let _ = out.send(conn, &buf[..n]);
+        }
+        self.close(conn, "login rejected", out);
+        Next::Stop
+    }
+
+    fn on_login(
+        &mut self,
+        conn: ConnId,
+        req: &LoginRequest,
+        now: u64,
+        out: &mut Outbox<'_>,
+    ) -> Next {
+        use LoginRejectReason::{NotAuthorized, SessionNotAvailable};
+        let Some(&acc) = self.by_username.get(&req.username.0) else {
+            return self.reject_login(conn, NotAuthorized, "unknown username", out);
+        };
+        let a = &self.accounts[usize::from(acc)];
+        if a.password != req.password {
+            return self.reject_login(conn, NotAuthorized, "wrong password", out);
+        }
+        if a.conn.is_some() {
+            return self.reject_login(conn, SessionNotAvailable, "already logged in", out);
+        }
+        if self.ending || a.ended {
+            return self.reject_login(conn, SessionNotAvailable, "session ended", out);
+        }
+        if !req.requested_session.is_blank() && req.requested_session != self.session_name {
+            return self.reject_login(conn, SessionNotAvailable, "unknown session", out);
+        }
+        let next = a.store.next_sequence_number();
+        let from = match req.requested_sequence_number {
+            0 => next,
+            n => n.min(next),
+        };
+        self.accept_login(
+            conn,
+            acc,
+            from,
+            req.requested_heartbeat_timeout_ms,
+            now,
+            out,
+        )
+    }
+
+    fn accept_login(
+        &mut self,
+        conn: ConnId,
+        acc: u16,
+        from: u64,
+        timeout_ms: u32,
+        now: u64,
+        out: &mut Outbox<'_>,
+    ) -> Next {
+        let default_timeout = self.timers.default_timeout_ns;
+        if let Some(c) = self.conn_mut(conn) {
+            c.account = Some(acc);
+            c.last_sent_ns = now;
+            c.timeout_ns = match timeout_ms {
+                0 => default_timeout,
+                ms => u64::from(ms) * 1_000_000,
+            };
+        }
+        let a = &mut self.accounts[usize::from(acc)];
+        a.conn = Some(conn);
+        a.send_next = from;
+        let accepted = LoginAccepted {
+            session: self.session_name,
+            sequence_number: from,
+        };
+        let mut buf = [0u8; MAX_PACKET_LEN];
+        if let Ok(n) = Packet::LoginAccepted(accepted).encode(&mut buf) {
+            let _ = out.send(conn, &buf[..n]);
+        }
+        if a.replaying() {
+            self.replaying.push(acc);
+        }
+        self.counters.logins_accepted += 1;
+        let name = self.accounts[usize::from(acc)].username;
+        self.logf(format_args!(
+            "{conn}: account {name} logged in, next sequence {from}"
+        ));
+        Next::Continue
+    }
+
+    /// The connection of `acc` is gone: cancel-on-disconnect, forget the link.
+    fn logout_account(&mut self, acc: u16, now: u64) {
+        let ts_ns = self.ts_ns(now);
+        let a = &mut self.accounts[usize::from(acc)];
+        a.conn = None;
+        self.replaying.retain(|&r| r != acc);
+        if !a.cancel_on_disconnect || self.ended_sent {
+            return;
+        }
+        let urn = a.user_ref_nums.next(COD_CHANNEL);
+        a.user_ref_nums.consume(COD_CHANNEL, urn);
+        let cmd = Command::MassCancel(MassCancel {
+            ts_ns,
+            session: acc,
+            user_ref_idx: COD_CHANNEL,
+            user_ref_num: urn,
+            firm: a.firm_id,
+            instrument: ALL_INSTRUMENTS,
+        });
+        if self.push_command(&cmd) {
+            self.counters.cancel_on_disconnect += 1;
+        }
+    }
+
+    fn send_end_of_session(&mut self, out: &mut Outbox<'_>) {
+        self.ended_sent = true;
+        let mut buf = [0u8; 4];
+        let n = Packet::EndOfSession.encode(&mut buf).unwrap_or(0);
+        for i in 0..self.conns.len() {
+            let Some(c) = &self.conns[i] else { continue };
+            let id = c.id;
+            if c.account.is_some() {
+                let _ = out.send(id, &buf[..n]);
+            }
+            self.close(id, "end of session", out);
+        }
+    }
+
+    fn scan_timers(&mut self, now: u64, out: &mut Outbox<'_>) {
+        let interval = self.timers.heartbeat_interval_ns;
+        let mut hb = [0u8; 4];
+        let n = Packet::ServerHeartbeat.encode(&mut hb).unwrap_or(0);
+        for i in 0..self.conns.len() {
+            let Some(c) = &mut self.conns[i] else {
+                continue;
+            };
+            if c.closing {
+                continue;
+            }
+            let id = c.id;
+            if now.saturating_sub(c.last_recv_ns) > c.timeout_ns {
+                self.counters.heartbeat_timeouts += 1;
+                self.logf(format_args!(
+                    "{id}: client silent past its timeout; disconnecting"
+                ));
+                self.close(id, "heartbeat timeout", out);
+                continue;
+            }
+            if c.account.is_some() && now.saturating_sub(c.last_sent_ns) >= interval {
+                c.last_sent_ns = now;
+                self.counters.heartbeats_sent += 1;
+                let _ = out.send(id, &hb[..n]);
+            }
+        }
+    }
+
+    /// Marks that `acc`'s connection was just sent something (heartbeat timer).
+    pub(super) fn touch_sent(&mut self, conn: ConnId) {
+        if let Some(c) = self.conn_mut(conn) {
+            c.last_sent_ns = monotonic_ns();
+        }
+    }
+
+    /// Pushes a command onto the ring to the core; `false` (counted) if it is full.
+    pub(super) fn push_command(&mut self, cmd: &Command) -> bool {
+        let ok = self
+            .commands
+            .try_write(crate::engine::RECORD_BYTES, |buf| {
+                cmd.encode_into(buf);
+            })
+            .is_ok();
+        if !ok {
+            self.counters.command_ring_full += 1;
+        }
+        ok
+    }
+}

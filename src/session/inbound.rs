@@ -1,0 +1,279 @@
+//! OUCH inbound handling: the UserRefNum rule, symbol and firm checks, and the
+//! translation into core commands (or a Rejected answered by the session itself).
+
+use super::Sessions;
+use super::orders::OrderInfo;
+use super::translate::{self, Origin};
+use crate::engine::Command;
+use crate::engine::OrderRef;
+use crate::engine::command::{Cancel, MassCancel as MassCancelCmd, Modify};
+use crate::engine::types::ALL_INSTRUMENTS;
+use crate::gateway::Outbox;
+use crate::proto::ouch::{
+    self, AccountQueryResponse, DisableOrderEntryResponse, EnableOrderEntryResponse, EnterOrder,
+    Inbound, OuchError, Outbound, RejectReason, ReplaceOrder,
+};
+use crate::proto::wire::Alpha;
+
+impl Sessions {
+    /// One Unsequenced Data payload from logged-in account `acc`.
+    pub(super) fn on_ouch(&mut self, acc: u16, msg: &[u8], now: u64, out: &mut Outbox<'_>) {
+        let m = match Inbound::decode(msg) {
+            Ok(m) => m,
+            Err(e) => return self.on_bad_ouch(acc, msg, e, now, out),
+        };
+        let idx = m.user_ref_idx();
+        if let Some(urn) = m.new_user_ref_num()
+            && !self.accounts[usize::from(acc)]
+                .user_ref_nums
+                .check_and_consume(idx, urn)
+        {
+            self.counters.resends_ignored += 1;
+            return;
+        }
+        let o = Origin {
+            ts_ns: self.ts_ns(now),
+            session: acc,
+            firm: self.accounts[usize::from(acc)].firm_id,
+        };
+        match &m {
+            Inbound::EnterOrder(e) => self.on_enter(e, o, out),
+            Inbound::ReplaceOrder(r) => self.on_replace(r, o, out),
+            Inbound::CancelOrder(c) => {
+                let (urn, qty) = (c.user_ref_num, c.quantity);
+                self.on_existing(o, idx, urn, |order| {
+                    Command::Cancel(Cancel {
+                        ts_ns: o.ts_ns,
+                        session: o.session,
+                        user_ref_idx: idx,
+                        user_ref_num: urn,
+                        order,
+                        qty,
+                    })
+                });
+            }
+            Inbound::ModifyOrder(x) => {
+                let (urn, qty) = (x.user_ref_num, x.quantity);
+                let side = crate::engine::Side::from_byte(x.side.to_byte());
+                let side = side.unwrap_or(crate::engine::Side::Buy);
+                self.on_existing(o, idx, urn, |order| {
+                    Command::Modify(Modify {
+                        ts_ns: o.ts_ns,
+                        session: o.session,
+                        user_ref_idx: idx,
+                        user_ref_num: urn,
+                        order,
+                        side,
+                        qty,
+                    })
+                });
+            }
+            Inbound::MassCancel(x) => self.on_mass_cancel(x, o, idx, out),
+            Inbound::DisableOrderEntry(_) | Inbound::EnableOrderEntry(_) => {
+                self.on_order_entry_switch(&m, o, idx, out)
+            }
+            Inbound::AccountQuery(_) => {
+                let a = &self.accounts[usize::from(acc)];
+                let reply = Outbound::AccountQueryResponse(AccountQueryResponse {
+                    timestamp: o.ts_ns,
+                    next_user_ref_num: a.user_ref_nums.next(idx),
+                    options: ouch::Options::NONE,
+                });
+                self.emit(acc, &reply, out);
+            }
+        }
+    }
+
+    /// A message that did not decode: a Rejected naming its UserRefNum for an Enter or
+    /// Replace long enough to read it (the number is consumed), else a Debug packet.
+    fn on_bad_ouch(&mut self, acc: u16, msg: &[u8], e: OuchError, now: u64, out: &mut Outbox<'_>) {
+        self.counters.ouch_decode_errors += 1;
+        let conn = self.accounts[usize::from(acc)].conn;
+        if let Some(c) = conn {
+            self.logf(format_args!("{c}: bad OUCH message: {e}"));
+        }
+        let rejectable = matches!(msg.first(), Some(b'O' | b'U'));
+        match ouch::peek_user_ref_num(msg) {
+            Some(urn) if rejectable => {
+                let a = &mut self.accounts[usize::from(acc)];
+                if !a.user_ref_nums.check_and_consume(0, urn) {
+                    self.counters.resends_ignored += 1;
+                    return;
+                }
+                let cl = ouch::peek_cl_ord_id(msg).unwrap_or(Alpha::SPACES);
+                let j = translate::rejected(self.ts_ns(now), 0, urn, e.reject_reason(), cl);
+                self.emit(acc, &j, out);
+            }
+            _ => self.send_debug(acc, e, out),
+        }
+    }
+
+    fn send_debug(&mut self, acc: u16, e: OuchError, out: &mut Outbox<'_>) {
+        let Some(conn) = self.accounts[usize::from(acc)].conn else {
+            return;
+        };
+        let mut text = [0u8; 96];
+        let mut w = std::io::Cursor::new(&mut text[..]);
+        let _ = std::io::Write::write_fmt(&mut w, format_args!("rejected: {e}"));
+        let len = w.position() as usize;
+        let mut buf = [0u8; 128];
+        let packet = crate::proto::soupbin::Packet::Debug(&text[..len]);
+        if let Ok(n) = packet.encode(&mut buf) {
+            let _ = out.send(conn, &buf[..n]);
+        }
+    }
+
+    fn session_reject(
+        &mut self,
+        o: Origin,
+        idx: u8,
+        urn: u32,
+        r: RejectReason,
+        cl: ouch::ClOrdId,
+        out: &mut Outbox<'_>,
+    ) {
+        self.counters.session_rejects += 1;
+        let j = translate::rejected(o.ts_ns, idx, urn, r, cl);
+        self.emit(o.session, &j, out);
+    }
+
+    fn on_enter(&mut self, e: &EnterOrder, o: Origin, out: &mut Outbox<'_>) {
+        let idx = e.options.user_ref_idx.unwrap_or(0);
+        let (urn, cl) = (e.user_ref_num, e.cl_ord_id);
+        let Some(&instrument) = self.by_symbol.get(&e.symbol.0) else {
+            return self.session_reject(o, idx, urn, RejectReason::InvalidSymbol, cl, out);
+        };
+        if self.accounts[usize::from(o.session)].entry_disabled {
+            return self.session_reject(o, idx, urn, RejectReason::FirmNotAuthorized, cl, out);
+        }
+        let cmd = match translate::enter(e, o, instrument) {
+            Ok(c) => c,
+            Err(r) => return self.session_reject(o, idx, urn, r, cl, out),
+        };
+        let info = OrderInfo {
+            order: OrderRef::NONE,
+            leaves: 0,
+            side: e.side,
+            cl_ord_id: cl,
+            capacity: e.capacity,
+            iso: e.intermarket_sweep_eligibility,
+            cross_type: e.cross_type,
+        };
+        if !self.accounts[usize::from(o.session)]
+            .orders
+            .insert(idx, urn, info)
+        {
+            return self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
+        }
+        if !self.push_command(&Command::Enter(cmd)) {
+            self.accounts[usize::from(o.session)]
+                .orders
+                .remove(idx, urn);
+            self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
+        }
+    }
+
+    fn on_replace(&mut self, r: &ReplaceOrder, o: Origin, out: &mut Outbox<'_>) {
+        let idx = r.options.user_ref_idx.unwrap_or(0);
+        let orders = &self.accounts[usize::from(o.session)].orders;
+        let Some(orig) = orders.get(idx, r.orig_user_ref_num).copied() else {
+            self.counters.unknown_orders += 1;
+            return;
+        };
+        if orig.order == OrderRef::NONE {
+            self.counters.unknown_orders += 1;
+            return;
+        }
+        let (urn, cl) = (r.user_ref_num, r.cl_ord_id);
+        let cmd = match translate::replace(r, o, orig.order, &orig) {
+            Ok(c) => c,
+            Err(reason) => return self.session_reject(o, idx, urn, reason, cl, out),
+        };
+        let info = OrderInfo {
+            order: OrderRef::NONE,
+            leaves: 0,
+            cl_ord_id: cl,
+            side: r.options.side.unwrap_or(orig.side),
+            ..orig
+        };
+        let orders = &mut self.accounts[usize::from(o.session)].orders;
+        if !orders.insert(idx, urn, info) {
+            return self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
+        }
+        if !self.push_command(&Command::Replace(cmd)) {
+            self.accounts[usize::from(o.session)]
+                .orders
+                .remove(idx, urn);
+            self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
+        }
+    }
+
+    /// Cancel / Modify: the order must be open and known to the core.
+    fn on_existing(&mut self, o: Origin, idx: u8, urn: u32, cmd: impl FnOnce(OrderRef) -> Command) {
+        let orders = &self.accounts[usize::from(o.session)].orders;
+        match orders.get(idx, urn) {
+            Some(info) if info.order != OrderRef::NONE => {
+                let c = cmd(info.order);
+                self.push_command(&c);
+            }
+            _ => self.counters.unknown_orders += 1,
+        }
+    }
+
+    fn on_mass_cancel(&mut self, x: &ouch::MassCancel, o: Origin, idx: u8, out: &mut Outbox<'_>) {
+        let a = &self.accounts[usize::from(o.session)];
+        let firm_ok = x.firm.is_blank() || x.firm == a.firm;
+        let instrument = if x.symbol.is_blank() {
+            Some(ALL_INSTRUMENTS)
+        } else {
+            self.by_symbol.get(&x.symbol.0).copied()
+        };
+        let (true, Some(instrument)) = (firm_ok, instrument) else {
+            // Nothing of this account matches: answer with an empty response.
+            self.counters.session_rejects += 1;
+            let reply = Outbound::MassCancelResponse(ouch::MassCancelResponse {
+                timestamp: o.ts_ns,
+                user_ref_num: x.user_ref_num,
+                firm: x.firm,
+                symbol: x.symbol,
+                options: ouch::Options::user_ref_idx_only(idx),
+            });
+            return self.emit(o.session, &reply, out);
+        };
+        self.push_command(&Command::MassCancel(MassCancelCmd {
+            ts_ns: o.ts_ns,
+            session: o.session,
+            user_ref_idx: idx,
+            user_ref_num: x.user_ref_num,
+            firm: o.firm,
+            instrument,
+        }));
+    }
+
+    fn on_order_entry_switch(&mut self, m: &Inbound, o: Origin, idx: u8, out: &mut Outbox<'_>) {
+        let opts = ouch::Options::user_ref_idx_only(idx);
+        let a = &mut self.accounts[usize::from(o.session)];
+        let reply = match m {
+            Inbound::DisableOrderEntry(d) => {
+                a.entry_disabled = true;
+                Outbound::DisableOrderEntryResponse(DisableOrderEntryResponse {
+                    timestamp: o.ts_ns,
+                    user_ref_num: d.user_ref_num,
+                    firm: d.firm,
+                    options: opts,
+                })
+            }
+            Inbound::EnableOrderEntry(e) => {
+                a.entry_disabled = false;
+                Outbound::EnableOrderEntryResponse(EnableOrderEntryResponse {
+                    timestamp: o.ts_ns,
+                    user_ref_num: e.user_ref_num,
+                    firm: e.firm,
+                    options: opts,
+                })
+            }
+            _ => return,
+        };
+        self.emit(o.session, &reply, out);
+    }
+}

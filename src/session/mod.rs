@@ -1,0 +1,309 @@
+//! The SoupBinTCP 4.1 / OUCH 5.0 session layer: a [`crate::gateway::Handler`] that
+//! turns TCP bytes into matching-core commands and core events into sequenced OUCH.
+//!
+//! Data flow, all on the gateway's thread:
+//!
+//! 1. `on_data`: each connection's [`Reassembler`](crate::proto::soupbin::Reassembler)
+//!    frames packets. Before login only `L` is allowed; a login is checked against the
+//!    accounts of the config and answered `A` (with the sequence number the client will
+//!    receive next) or `J`.
+//! 2. Unsequenced Data is decoded as OUCH ([`crate::proto::ouch::Inbound`]), checked
+//!    (UserRefNum rule, symbol, firm, options) and pushed onto the command ring as a
+//!    fixed-size [`crate::engine::Command`] addressed by the core's `OrderRef`.
+//! 3. `poll`: the core's [`crate::engine::OrderEvent`]s are drained from the response
+//!    ring, encoded as OUCH in Sequenced Data packets, appended to the account's
+//!    [`ReplayStore`] (numbered 1, 2, 3 … for the day) and sent if the client is live.
+//!    A reconnecting client is replayed from its requested number at a pace that
+//!    keeps its outbound queue under half the slow-consumer bound, then goes live.
+//! 4. Timers (checked every few ms in `poll`): Server Heartbeat after 1 s of outbound
+//!    silence; a client silent for 15 s (or its requested timeout) is disconnected.
+//!
+//! Every bad input gets the answer listed in `docs/PROTOCOL.md` §"Session rules", one
+//! stderr line and a [`SessionCounters`] count; none panics or touches other sessions.
+
+mod account;
+mod handler;
+mod inbound;
+mod orders;
+mod outbound;
+pub mod store;
+pub mod translate;
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use account::{Account, BadAccount, COD_CHANNEL};
+pub use orders::{OrderInfo, OrderMap};
+pub use store::ReplayStore;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::gateway::ConnId;
+use crate::proto::ouch::Symbol;
+use crate::proto::soupbin::{Direction, Reassembler};
+use crate::proto::wire::Alpha;
+use crate::ring::spsc;
+
+/// Counts of everything the session layer did that is not an order: logins, bad
+/// input by kind, drops. Read them with [`crate::gateway::Gateway::handler`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCounters {
+    /// Logins accepted.
+    pub logins_accepted: u64,
+    /// Logins rejected `J`/`A` (unknown user or wrong password).
+    pub logins_not_authorized: u64,
+    /// Logins rejected `J`/`S` (already logged in, wrong session, stream ended).
+    pub logins_session_unavailable: u64,
+    /// SoupBinTCP framing errors (length 0, too long, unknown type, wrong length).
+    pub frame_errors: u64,
+    /// Packets other than Login Request before login, or a second login.
+    pub protocol_violations: u64,
+    /// OUCH messages that did not decode.
+    pub ouch_decode_errors: u64,
+    /// Enter/Replace rejected by the session layer (symbol, firm, options).
+    pub session_rejects: u64,
+    /// Messages with a UserRefNum not above the channel's last (ignored resends).
+    pub resends_ignored: u64,
+    /// Cancel/Modify/Replace naming no open order (ignored).
+    pub unknown_orders: u64,
+    /// Clients disconnected for silence.
+    pub heartbeat_timeouts: u64,
+    /// Server Heartbeats sent.
+    pub heartbeats_sent: u64,
+    /// Cancel-on-disconnect Mass Cancels sent to the core.
+    pub cancel_on_disconnect: u64,
+    /// Commands not sent because the command ring was full.
+    pub command_ring_full: u64,
+    /// Messages lost because a replay store was full (its session was ended).
+    pub store_full: u64,
+    /// Core events the session layer drops by design (`Ignored`).
+    pub ignored_events: u64,
+    /// Connections dropped as slow consumers while sending.
+    pub slow_consumers: u64,
+}
+
+/// Timer settings, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    /// Server Heartbeat after this much outbound silence.
+    pub heartbeat_interval_ns: u64,
+    /// Client silence that closes the connection (unless the login asked otherwise).
+    pub default_timeout_ns: u64,
+}
+
+/// Per-connection state (indexed by the gateway's slot).
+#[derive(Debug)]
+struct Conn {
+    id: ConnId,
+    framer: Reassembler,
+    /// The account logged in on this connection.
+    account: Option<u16>,
+    last_recv_ns: u64,
+    last_sent_ns: u64,
+    timeout_ns: u64,
+    /// Stop processing input (closing).
+    closing: bool,
+}
+
+/// The session layer: every account's session and every connection's state.
+pub struct Sessions {
+    accounts: Vec<Account>,
+    by_username: HashMap<[u8; 6], u16>,
+    symbols: Vec<Symbol>,
+    by_symbol: HashMap<[u8; 8], u16>,
+    conns: Vec<Option<Conn>>,
+    commands: spsc::Producer,
+    responses: spsc::Consumer,
+    counters: SessionCounters,
+    timers: Timers,
+    session_name: Alpha<10>,
+    log: bool,
+    midnight_offset_ns: i64,
+    next_timer_scan_ns: u64,
+    /// Accounts whose client is being replayed.
+    replaying: Vec<u16>,
+    /// End of Session requested: send `Z` everywhere, refuse logins.
+    ending: bool,
+    ended_sent: bool,
+    /// Response records drained per `poll`.
+    drain_limit: usize,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("accounts", &self.accounts.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Monotonic nanoseconds (CLOCK_MONOTONIC).
+#[inline]
+pub(crate) fn monotonic_ns() -> u64 {
+    crate::clock::monotonic_ns()
+}
+
+fn midnight_offset_ns() -> i64 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let since_midnight = wall.rem_euclid(86_400_000_000_000);
+    since_midnight - monotonic_ns() as i64
+}
+
+impl Sessions {
+    /// Builds the session layer for `config`'s accounts over the command ring to the
+    /// core and the core's response ring. `engine` resolves symbols.
+    pub fn new(
+        config: &Config,
+        engine: &Engine,
+        max_connections: usize,
+        commands: spsc::Producer,
+        responses: spsc::Consumer,
+    ) -> Result<Self, BadAccount> {
+        let g = &config.gateway;
+        if config.accounts.len() > usize::from(config.engine.max_sessions) {
+            return Err(BadAccount(format!(
+                "{} accounts but engine.max_sessions = {}; raise max_sessions",
+                config.accounts.len(),
+                config.engine.max_sessions
+            )));
+        }
+        let mut accounts = Vec::with_capacity(config.accounts.len());
+        let mut by_username = HashMap::with_capacity(config.accounts.len());
+        for (i, a) in config.accounts.iter().enumerate() {
+            let acc = Account::new(a, g.replay_bytes_per_session, g.max_open_orders_per_session)?;
+            if by_username.insert(acc.username.0, i as u16).is_some() {
+                return Err(BadAccount(format!(
+                    "account {:?} appears twice",
+                    a.username
+                )));
+            }
+            accounts.push(acc);
+        }
+        let symbols: Vec<Symbol> = engine
+            .instruments()
+            .iter()
+            .map(|i| Alpha(i.symbol))
+            .collect();
+        let by_symbol = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.0, i as u16))
+            .collect();
+        Ok(Self {
+            accounts,
+            by_username,
+            symbols,
+            by_symbol,
+            conns: (0..max_connections).map(|_| None).collect(),
+            commands,
+            responses,
+            counters: SessionCounters::default(),
+            timers: Timers {
+                heartbeat_interval_ns: g.heartbeat_interval_ms.max(1) * 1_000_000,
+                default_timeout_ns: g.heartbeat_timeout_ms.max(1) * 1_000_000,
+            },
+            session_name: session_name(),
+            log: g.log_events,
+            midnight_offset_ns: midnight_offset_ns(),
+            next_timer_scan_ns: 0,
+            replaying: Vec::with_capacity(config.accounts.len()),
+            ending: false,
+            ended_sent: false,
+            drain_limit: 4096,
+        })
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> SessionCounters {
+        self.counters
+    }
+
+    /// The accounts (session state), indexed by session id.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// The SoupBinTCP session name given in Login Accepted.
+    pub fn session_name(&self) -> Alpha<10> {
+        self.session_name
+    }
+
+    /// Asks for End of Session: from the next `poll`, every logged-in client gets `Z`
+    /// and is closed once it has been sent; new connections and logins are refused.
+    pub fn end_session(&mut self) {
+        self.ending = true;
+    }
+
+    /// Whether [`Sessions::end_session`] has been carried out.
+    pub fn ended(&self) -> bool {
+        self.ended_sent
+    }
+
+    /// Core time now: nanoseconds since midnight (UTC).
+    #[inline]
+    fn ts_ns(&self, now_mono_ns: u64) -> u64 {
+        (now_mono_ns as i64 + self.midnight_offset_ns).rem_euclid(86_400_000_000_000) as u64
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        match self.conns.get_mut(id.slot() as usize) {
+            Some(Some(c)) if c.id == id => Some(c),
+            _ => None,
+        }
+    }
+
+    fn logf(&self, args: std::fmt::Arguments<'_>) {
+        if self.log {
+            eprintln!("tickgate: session: {args}");
+        }
+    }
+
+    /// A new connection's state.
+    fn new_conn(&self, id: ConnId, now: u64) -> Conn {
+        Conn {
+            id,
+            framer: Reassembler::new(Direction::ClientToServer),
+            account: None,
+            last_recv_ns: now,
+            last_sent_ns: now,
+            timeout_ns: self.timers.default_timeout_ns,
+            closing: false,
+        }
+    }
+}
+
+/// The day's session name: `TG` and the UTC date (`TG20261122`).
+fn session_name() -> Alpha<10> {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    let (y, m, d) = civil_from_days(days);
+    Alpha::padded(&format!("TG{y:04}{m:02}{d:02}"))
+}
+
+/// Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_414), (2025, 11, 22));
+    }
+}

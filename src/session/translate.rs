@@ -1,0 +1,288 @@
+//! OUCH ↔ core translation: inbound Enter/Replace fields into the core's commands, and
+//! the core's [`OrderEvent`]s into OUCH outbound messages.
+//!
+//! Both directions copy bytes: the core's enums use the OUCH characters.
+
+use crate::engine::command::{Enter, INHERIT, Replace};
+use crate::engine::types::{MARKET_PRICE, StpMode, firm_id};
+use crate::engine::{self, OrderEvent, OrderRef};
+use crate::proto::ouch::{
+    self, EnterOrder, LiquidityFlag, OrderState, Outbound, Price, PriceType, RejectReason,
+    ReplaceOrder, Symbol,
+};
+
+use super::orders::OrderInfo;
+use crate::proto::wire::Alpha;
+
+/// Who is entering: the fields of a command the session supplies.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// Core time (ns since midnight).
+    pub ts_ns: u64,
+    /// Session (account) id.
+    pub session: u16,
+    /// The account's firm id.
+    pub firm: u32,
+}
+
+fn side(s: ouch::Side) -> engine::Side {
+    match s {
+        ouch::Side::Buy => engine::Side::Buy,
+        ouch::Side::Sell => engine::Side::Sell,
+        ouch::Side::SellShort => engine::Side::SellShort,
+        ouch::Side::SellShortExempt => engine::Side::SellShortExempt,
+    }
+}
+
+fn tif(t: ouch::TimeInForce) -> engine::Tif {
+    engine::Tif::from_byte(t.to_byte()).unwrap_or(engine::Tif::Day)
+}
+
+fn display(d: ouch::Display) -> Result<engine::Display, RejectReason> {
+    engine::Display::from_byte(d.to_byte()).ok_or(RejectReason::InvalidDisplay)
+}
+
+fn price(p: Price) -> u64 {
+    if p.is_market() { MARKET_PRICE } else { p.0 }
+}
+
+/// Options the server does not implement, shared by Enter and Replace: only limit
+/// prices (no pegs).
+fn check_price_type(pt: Option<PriceType>) -> Result<(), RejectReason> {
+    match pt {
+        None | Some(PriceType::Limit) => Ok(()),
+        Some(_) => Err(RejectReason::InvalidPegType),
+    }
+}
+
+/// An Enter Order as the core's command, or the Rejected reason the session answers
+/// with. `instrument` is the resolved symbol.
+pub fn enter(m: &EnterOrder, o: Origin, instrument: u16) -> Result<Enter, RejectReason> {
+    let opts = &m.options;
+    check_price_type(opts.price_type)?;
+    if let Some(f) = opts.firm
+        && !f.is_blank()
+        && firm_id(std::str::from_utf8(f.trimmed()).unwrap_or("")) != o.firm
+    {
+        return Err(RejectReason::FirmNotAuthorized);
+    }
+    if m.cross_type != ouch::CrossType::ContinuousMarket {
+        return Err(RejectReason::InvalidCrossOrder);
+    }
+    Ok(Enter {
+        ts_ns: o.ts_ns,
+        session: o.session,
+        user_ref_idx: opts.user_ref_idx.unwrap_or(0),
+        user_ref_num: m.user_ref_num,
+        instrument,
+        side: side(m.side),
+        qty: m.quantity,
+        price: price(m.price),
+        tif: tif(m.time_in_force),
+        display: display(m.display)?,
+        post_only: opts.post_only == Some(ouch::PostOnly::PostOnly),
+        stp: StpMode::None,
+        firm: o.firm,
+        min_qty: opts.min_qty.unwrap_or(0),
+        max_floor: opts.max_floor.unwrap_or(0),
+        expire_time_s: opts.expire_time.unwrap_or(0),
+    })
+}
+
+/// A Replace Order as the core's command for the order `orig`.
+pub fn replace(
+    m: &ReplaceOrder,
+    o: Origin,
+    order: OrderRef,
+    orig: &OrderInfo,
+) -> Result<Replace, RejectReason> {
+    let opts = &m.options;
+    check_price_type(opts.price_type)?;
+    Ok(Replace {
+        ts_ns: o.ts_ns,
+        session: o.session,
+        user_ref_idx: opts.user_ref_idx.unwrap_or(0),
+        user_ref_num: m.user_ref_num,
+        orig_user_ref_num: m.orig_user_ref_num,
+        order,
+        qty: m.quantity,
+        price: price(m.price),
+        tif: tif(m.time_in_force),
+        display: display(m.display)?,
+        post_only: opts.post_only == Some(ouch::PostOnly::PostOnly),
+        side: side(opts.side.unwrap_or(orig.side)),
+        min_qty: opts.min_qty.unwrap_or(INHERIT),
+        max_floor: opts.max_floor.unwrap_or(INHERIT),
+        expire_time_s: opts.expire_time.unwrap_or(INHERIT),
+    })
+}
+
+fn ouch_side(s: engine::Side) -> ouch::Side {
+    ouch::Side::from_byte(s.to_byte()).unwrap_or(ouch::Side::Buy)
+}
+
+fn ouch_tif(t: engine::Tif) -> ouch::TimeInForce {
+    ouch::TimeInForce::from_byte(t.to_byte()).unwrap_or(ouch::TimeInForce::Day)
+}
+
+fn ouch_display(d: engine::Display) -> ouch::Display {
+    ouch::Display::from_byte(d.to_byte()).unwrap_or(ouch::Display::Visible)
+}
+
+fn echo(user_ref_idx: u8) -> ouch::Options {
+    if user_ref_idx == 0 {
+        ouch::Options::NONE
+    } else {
+        ouch::Options::user_ref_idx_only(user_ref_idx)
+    }
+}
+
+/// A Rejected (`J`) message.
+pub fn rejected(
+    ts_ns: u64,
+    user_ref_idx: u8,
+    user_ref_num: u32,
+    reason: RejectReason,
+    cl_ord_id: ouch::ClOrdId,
+) -> Outbound {
+    Outbound::OrderRejected(ouch::OrderRejected {
+        timestamp: ts_ns,
+        user_ref_num,
+        reason,
+        cl_ord_id,
+        options: echo(user_ref_idx),
+    })
+}
+
+/// The OUCH message for a core event. `info` is the order's entry (for the fields
+/// the core does not carry); `symbol` the instrument's symbol. `None` for events
+/// with no OUCH answer (`Ignored`).
+pub fn outbound(ev: &OrderEvent, info: Option<&OrderInfo>, symbol: Symbol) -> Option<Outbound> {
+    let blank = OrderInfo {
+        order: OrderRef::NONE,
+        leaves: 0,
+        side: ouch::Side::Buy,
+        cl_ord_id: Alpha::SPACES,
+        capacity: ouch::Capacity::Agency,
+        iso: ouch::IntermarketSweepEligibility::NotEligible,
+        cross_type: ouch::CrossType::ContinuousMarket,
+    };
+    let info = info.unwrap_or(&blank);
+    Some(match ev {
+        OrderEvent::Accepted(e) => accepted(e, info, symbol),
+        OrderEvent::Replaced(e) => replaced(e, info, symbol),
+        OrderEvent::Rejected(e) => rejected(
+            e.ts_ns,
+            e.user_ref_idx,
+            e.user_ref_num,
+            RejectReason::from_code(e.reason.ouch_code()).unwrap_or(RejectReason::Other),
+            info.cl_ord_id,
+        ),
+        OrderEvent::Executed(e) => Outbound::OrderExecuted(ouch::OrderExecuted {
+            timestamp: e.ts_ns,
+            user_ref_num: e.user_ref_num,
+            quantity: e.qty,
+            price: Price(e.price),
+            liquidity_flag: LiquidityFlag(e.liquidity.to_byte()),
+            match_number: e.match_number,
+            options: echo(e.user_ref_idx),
+        }),
+        OrderEvent::Canceled(e) => Outbound::OrderCanceled(ouch::OrderCanceled {
+            timestamp: e.ts_ns,
+            user_ref_num: e.user_ref_num,
+            quantity: e.qty,
+            reason: cancel_reason(e.reason),
+            options: echo(e.user_ref_idx),
+        }),
+        OrderEvent::AiqCanceled(e) => Outbound::AiqCanceled(ouch::AiqCanceled {
+            timestamp: e.ts_ns,
+            user_ref_num: e.user_ref_num,
+            decrement_shares: e.decrement,
+            reason: ouch::CancelReason::SelfMatchPrevention,
+            quantity_prevented_from_trading: e.prevented,
+            execution_price: Price(e.price),
+            liquidity_flag: LiquidityFlag(e.liquidity.to_byte()),
+            aiq_strategy: e.strategy.to_byte(),
+            options: echo(e.user_ref_idx),
+        }),
+        OrderEvent::Modified(e) => Outbound::OrderModified(ouch::OrderModified {
+            timestamp: e.ts_ns,
+            user_ref_num: e.user_ref_num,
+            side: ouch_side(e.side),
+            quantity: e.qty,
+            options: echo(e.user_ref_idx),
+        }),
+        OrderEvent::CancelRejected(e) => Outbound::CancelReject(ouch::CancelReject {
+            timestamp: e.ts_ns,
+            user_ref_num: e.user_ref_num,
+            options: echo(e.user_ref_idx),
+        }),
+        OrderEvent::MassCancelResponse(e) => mass_cancel_response(e, symbol),
+        OrderEvent::Restated(e) => Outbound::OrderRestated(ouch::OrderRestated {
+            timestamp: e.ts_ns,
+            user_ref_num: e.user_ref_num,
+            reason: ouch::RestateReason::Refresh,
+            options: ouch::Options {
+                display_quantity: Some(e.display_qty),
+                secondary_ord_ref_num: Some(e.order_number),
+                ..echo(e.user_ref_idx)
+            },
+        }),
+        OrderEvent::Ignored(_) => return None,
+    })
+}
+
+fn cancel_reason(r: engine::CancelReason) -> ouch::CancelReason {
+    ouch::CancelReason::from_byte(r.to_byte()).unwrap_or(ouch::CancelReason::System)
+}
+
+fn accepted(e: &engine::event::Accepted, info: &OrderInfo, symbol: Symbol) -> Outbound {
+    Outbound::OrderAccepted(ouch::OrderAccepted {
+        timestamp: e.ts_ns,
+        user_ref_num: e.user_ref_num,
+        side: ouch_side(e.side),
+        quantity: e.qty,
+        symbol,
+        price: Price(e.price),
+        time_in_force: ouch_tif(e.tif),
+        display: ouch_display(e.display),
+        order_reference_number: e.order_number,
+        capacity: info.capacity,
+        intermarket_sweep_eligibility: info.iso,
+        cross_type: info.cross_type,
+        order_state: OrderState::Live,
+        cl_ord_id: info.cl_ord_id,
+        options: echo(e.user_ref_idx),
+    })
+}
+
+fn replaced(e: &engine::event::Replaced, info: &OrderInfo, symbol: Symbol) -> Outbound {
+    Outbound::OrderReplaced(ouch::OrderReplaced {
+        timestamp: e.ts_ns,
+        orig_user_ref_num: e.orig_user_ref_num,
+        user_ref_num: e.user_ref_num,
+        side: ouch_side(e.side),
+        quantity: e.qty,
+        symbol,
+        price: Price(e.price),
+        time_in_force: ouch_tif(e.tif),
+        display: ouch_display(e.display),
+        order_reference_number: e.order_number,
+        capacity: info.capacity,
+        intermarket_sweep_eligibility: info.iso,
+        cross_type: info.cross_type,
+        order_state: OrderState::Live,
+        cl_ord_id: info.cl_ord_id,
+        options: echo(e.user_ref_idx),
+    })
+}
+
+fn mass_cancel_response(e: &engine::event::MassCancelResponse, symbol: Symbol) -> Outbound {
+    Outbound::MassCancelResponse(ouch::MassCancelResponse {
+        timestamp: e.ts_ns,
+        user_ref_num: e.user_ref_num,
+        firm: Alpha(e.firm.to_be_bytes()),
+        symbol,
+        options: echo(e.user_ref_idx),
+    })
+}
