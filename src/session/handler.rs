@@ -258,7 +258,7 @@ impl Sessions {
         let a = &mut self.accounts[usize::from(acc)];
         a.conn = None;
         self.replaying.retain(|&r| r != acc);
-        if !a.cancel_on_disconnect || self.ended_sent {
+        if !a.cancel_on_disconnect || a.orders.is_empty() || self.ended_sent {
             return;
         }
         let urn = a.user_ref_nums.next(COD_CHANNEL);

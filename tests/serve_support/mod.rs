@@ -36,9 +36,10 @@ pub fn server(c: Config) -> Running {
     spawn(c, false).expect("server starts")
 }
 
-/// Logs in as `user` / `secret`.
+/// Logs in as `user` / `secret`, receiving live messages only (sequence 0).
 pub fn login(s: &Running, user: &str) -> Client {
-    let mut c = Client::connect(s.addr, &LoginParams::new(user, "secret")).expect("login");
+    let params = LoginParams::new(user, "secret").from_sequence(0);
+    let mut c = Client::connect(s.addr, &params).expect("login");
     c.set_heartbeat_interval(Duration::from_millis(500));
     c
 }
