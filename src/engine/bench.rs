@@ -38,8 +38,10 @@ pub struct EngineBenchArgs {
     /// CPU to pin the benchmark thread to.
     #[arg(long, default_value_t = 1)]
     pub cpu: usize,
-    /// Commands per interleaved chunk.
-    #[arg(long, default_value_t = 16_384)]
+    /// Commands per interleaved chunk. Venues share the caches, so a small chunk
+    /// measures each venue cold after the others evicted it; 64k keeps ~150 interleaved
+    /// chunks in a 10M run.
+    #[arg(long, default_value_t = 65_536)]
     pub chunk: usize,
     /// Write each variant's latency distribution as `<dir>/engine-<variant>.hgrm`.
     #[arg(long)]
@@ -54,7 +56,7 @@ impl Default for EngineBenchArgs {
             instruments: 100,
             seed: 0x5EED_0000_71C6_6A7E,
             cpu: 1,
-            chunk: 16_384,
+            chunk: 65_536,
             hgrm_dir: None,
         }
     }
