@@ -41,6 +41,8 @@ enum BenchCmd {
     Ring(tickgate::bench::ring::RingArgs),
     /// Matching-core throughput and per-command latency.
     Engine(tickgate::engine::bench::EngineBenchArgs),
+    /// Order → accept round trips through gateway + core vs the raw TCP floor.
+    Rtt(tickgate::bench::rtt::RttArgs),
     /// Per-core jitter (gaps between consecutive TSC reads) on the hot cores.
     Jitter(tickgate::tune::jitter::JitterArgs),
 }
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
             BenchCmd::Ring(args) => tickgate::bench::ring::run(&args),
             BenchCmd::Engine(args) => tickgate::engine::bench::run(&args),
             BenchCmd::Jitter(args) => tickgate::tune::jitter::run(&args),
+            BenchCmd::Rtt(args) => tickgate::bench::rtt::run(&args),
         },
         Command::Tune { which } => match which {
             TuneCmd::Check(args) => tickgate::tune::run_check(&args),

@@ -5,6 +5,8 @@
 //! warm-up discarded, and the machine named in the report.
 
 pub mod hgrm;
+pub mod journal;
 pub mod pingpong;
 pub mod report;
 pub mod ring;
+pub mod rtt;
