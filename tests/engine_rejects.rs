@@ -465,6 +465,33 @@ use tickgate::engine::command::Replace;
 
 proptest! {
     #[test]
+    fn arbitrary_decoded_commands_never_panic_and_keep_the_book_sound(
+        records in proptest::collection::vec(
+            (prop::sample::select(b"OUXMCHST".to_vec()), proptest::collection::vec(any::<u8>(), RECORD_BYTES - 1)),
+            1..200,
+        )
+    ) {
+        let mut b = Bench::with_engine(engine_with(32));
+        let mut live = vec![];
+        for (kind, body) in records {
+            let mut buf = vec![kind];
+            buf.extend(body);
+            let Ok(mut cmd) = Command::decode(&buf) else { continue };
+            // Point some amendments at real orders so they reach the deep paths.
+            if let (Command::Cancel(c), Some(p)) = (&mut cmd, live.last()) {
+                let p: &Placed = p;
+                (c.order, c.session, c.user_ref_idx, c.user_ref_num) = (p.order, p.session, p.user_ref_idx, p.user_ref_num);
+            }
+            for e in order_events(&b.run(cmd)) {
+                if let Ev::Accepted(a) = e {
+                    live.push(Placed { order: a.order, session: a.session, user_ref_idx: a.user_ref_idx, user_ref_num: a.user_ref_num });
+                }
+            }
+        }
+        let _ = b.engine.state_hash();
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
         let _ = Command::decode(&bytes);
         let _ = Ev::decode(&bytes);

@@ -137,7 +137,7 @@ impl Engine {
         }
         let expire_ns = match (tif, p.expire) {
             (Tif::Gtt, Expire::Seconds(s)) if s > 0 && s < MAX_EXPIRE_TIME_S => {
-                self.now_ns + u64::from(s) * 1_000_000_000
+                self.now_ns.saturating_add(u64::from(s) * 1_000_000_000)
             }
             (Tif::Gtt, Expire::At(ns)) if ns > 0 => ns,
             (Tif::Gtt, _) => return Err(RejectReason::Other),

@@ -103,7 +103,7 @@ impl Instrument {
             .div_ceil(tick)
             .max(1)
             * tick;
-        let band_high = (c.reference_price + half) / tick * tick;
+        let band_high = c.reference_price.saturating_add(half) / tick * tick;
         if band_high >= MARKET_PRICE
             || band_high > u64::from(u32::MAX)
             || tick > u64::from(u32::MAX)
