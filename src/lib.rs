@@ -23,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod gateway;
 pub mod ipc;
+pub mod journal;
 pub mod proto;
 pub mod ring;
 pub mod server;
