@@ -57,7 +57,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         config.gateway.listen = addr;
     }
     let report = crate::tune::check(&config, std::path::Path::new("/"));
-    eprintln!("tickgate: tune check: {}", report.summary());
+    eprintln!("tickgate: {}", report.summary());
     if args.strict && report.has_fail() {
         return Err(
             "tune check FAILed and --strict was given; run `tickgate tune check` \
