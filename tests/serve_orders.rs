@@ -114,3 +114,25 @@ fn cancel_reduce_replace_and_mass_cancel() {
     drop(a);
     s.stop_and_join().unwrap();
 }
+
+#[test]
+fn cancel_and_replace_pipelined_behind_their_enter_wait_for_it() {
+    let s = server(config(0));
+    let mut a = login(&s, "DEMO1");
+    let o1 = a
+        .enter_order(Side::Buy, 500, aapl(), Price(1_890_000))
+        .unwrap();
+    let o2 = a.replace(o1, 400, Price(1_880_000)).unwrap();
+    a.cancel(o2, 100).unwrap();
+    expect(&mut a, b'A');
+    let Outbound::OrderReplaced(r) = expect(&mut a, b'U') else {
+        unreachable!()
+    };
+    assert_eq!((r.orig_user_ref_num, r.user_ref_num), (o1, o2));
+    let Outbound::OrderCanceled(c) = expect(&mut a, b'C') else {
+        unreachable!()
+    };
+    assert_eq!((c.user_ref_num, c.quantity), (o2, 300));
+    drop(a);
+    s.stop_and_join().unwrap();
+}

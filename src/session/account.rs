@@ -14,6 +14,20 @@ use super::store::ReplayStore;
 /// consumes (documented in `docs/PROTOCOL.md`).
 pub const COD_CHANNEL: u8 = 255;
 
+/// Cancel/Modify/Replace messages that may wait per account for an order in flight.
+pub const MAX_DEFERRED: usize = 64;
+
+/// A message waiting for the core's answer to the order it names.
+#[derive(Debug, Clone, Copy)]
+pub struct Deferred {
+    /// UserRefIdx channel.
+    pub idx: u8,
+    /// The UserRefNum of the Enter/Replace in flight.
+    pub on_user_ref_num: u32,
+    /// The message, decoded.
+    pub msg: crate::proto::ouch::Inbound,
+}
+
 /// One order-entry account and its session state for the day.
 #[derive(Debug)]
 pub struct Account {
@@ -39,6 +53,8 @@ pub struct Account {
     pub orders: OrderMap,
     /// Disable Order Entry is in force: Enter Orders are rejected.
     pub entry_disabled: bool,
+    /// Messages waiting for an order in flight (capacity [`MAX_DEFERRED`]).
+    pub deferred: Vec<Deferred>,
     /// Next sequence number to send to `conn`; below `store.next_sequence_number()`
     /// while a replay is in progress.
     pub send_next: u64,
@@ -75,6 +91,7 @@ impl Account {
             user_ref_nums: UserRefNums::new(),
             orders: OrderMap::new(max_open_orders),
             entry_disabled: false,
+            deferred: Vec::with_capacity(MAX_DEFERRED),
             send_next: 1,
         })
     }

@@ -2,6 +2,7 @@
 //! translation into core commands (or a Rejected answered by the session itself).
 
 use super::Sessions;
+use super::account::Deferred;
 use super::orders::OrderInfo;
 use super::translate::{self, Origin};
 use crate::engine::Command;
@@ -36,7 +37,18 @@ impl Sessions {
             session: acc,
             firm: self.accounts[usize::from(acc)].firm_id,
         };
-        match &m {
+        self.dispatch(&m, o, out);
+    }
+
+    /// Acts on a decoded message whose UserRefNum (if any) is already consumed. A
+    /// message naming an order whose Enter/Replace is still in flight (no handle from
+    /// the core yet) waits in the account's deferred list until the answer comes.
+    pub(super) fn dispatch(&mut self, m: &Inbound, o: Origin, out: &mut Outbox<'_>) {
+        let idx = m.user_ref_idx();
+        if self.defer_if_pending(m, o.session, idx) {
+            return;
+        }
+        match m {
             Inbound::EnterOrder(e) => self.on_enter(e, o, out),
             Inbound::ReplaceOrder(r) => self.on_replace(r, o, out),
             Inbound::CancelOrder(c) => {
@@ -70,17 +82,77 @@ impl Sessions {
             }
             Inbound::MassCancel(x) => self.on_mass_cancel(x, o, idx, out),
             Inbound::DisableOrderEntry(_) | Inbound::EnableOrderEntry(_) => {
-                self.on_order_entry_switch(&m, o, idx, out)
+                self.on_order_entry_switch(m, o, idx, out)
             }
             Inbound::AccountQuery(_) => {
-                let a = &self.accounts[usize::from(acc)];
+                let a = &self.accounts[usize::from(o.session)];
                 let reply = Outbound::AccountQueryResponse(AccountQueryResponse {
                     timestamp: o.ts_ns,
                     next_user_ref_num: a.user_ref_nums.next(idx),
                     options: ouch::Options::NONE,
                 });
-                self.emit(acc, &reply, out);
+                self.emit(o.session, &reply, out);
             }
+        }
+    }
+
+    /// Defers `m` if it names an order in flight; `true` if it was deferred (or
+    /// dropped because the deferred list is full).
+    fn defer_if_pending(&mut self, m: &Inbound, acc: u16, idx: u8) -> bool {
+        let names = match m {
+            Inbound::CancelOrder(c) => c.user_ref_num,
+            Inbound::ModifyOrder(x) => x.user_ref_num,
+            Inbound::ReplaceOrder(r) => r.orig_user_ref_num,
+            _ => return false,
+        };
+        let a = &mut self.accounts[usize::from(acc)];
+        let Some(info) = a.orders.get(idx, names).copied() else {
+            return false;
+        };
+        if info.order != OrderRef::NONE {
+            return false;
+        }
+        if a.deferred.len() == a.deferred.capacity() {
+            self.counters.unknown_orders += 1;
+            return true;
+        }
+        a.deferred.push(Deferred {
+            idx,
+            on_user_ref_num: names,
+            msg: *m,
+        });
+        if let Inbound::ReplaceOrder(r) = m {
+            // The replacement is in flight too: later messages naming it wait as well.
+            a.orders.insert(idx, r.user_ref_num, info);
+        }
+        true
+    }
+
+    /// The core answered the Enter/Replace `(idx, urn)`: runs what waited for it.
+    pub(super) fn resolve_deferred(
+        &mut self,
+        acc: u16,
+        idx: u8,
+        urn: u32,
+        ts_ns: u64,
+        out: &mut Outbox<'_>,
+    ) {
+        loop {
+            let a = &mut self.accounts[usize::from(acc)];
+            let Some(pos) = a
+                .deferred
+                .iter()
+                .position(|d| d.idx == idx && d.on_user_ref_num == urn)
+            else {
+                return;
+            };
+            let d = a.deferred.remove(pos);
+            let o = Origin {
+                ts_ns,
+                session: acc,
+                firm: a.firm_id,
+            };
+            self.dispatch(&d.msg, o, out);
         }
     }
 

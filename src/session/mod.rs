@@ -32,7 +32,7 @@ pub mod translate;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use account::{Account, BadAccount, COD_CHANNEL};
+pub use account::{Account, BadAccount, COD_CHANNEL, Deferred, MAX_DEFERRED};
 pub use orders::{OrderInfo, OrderMap};
 pub use store::ReplayStore;
 

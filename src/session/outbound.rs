@@ -109,6 +109,19 @@ impl Sessions {
         };
         self.track(acc, ev);
         self.emit(acc, &msg, out);
+        if matches!(
+            ev,
+            OrderEvent::Accepted(_) | OrderEvent::Replaced(_) | OrderEvent::Rejected(_)
+        ) && !self.accounts[usize::from(acc)].deferred.is_empty()
+        {
+            let ts_ns = match ev {
+                OrderEvent::Accepted(e) => e.ts_ns,
+                OrderEvent::Replaced(e) => e.ts_ns,
+                OrderEvent::Rejected(e) => e.ts_ns,
+                _ => 0,
+            };
+            self.resolve_deferred(acc, idx, urn, ts_ns, out);
+        }
     }
 
     /// Keeps the UserRefNum → OrderRef map in step with the core.
