@@ -136,3 +136,25 @@ fn cancel_and_replace_pipelined_behind_their_enter_wait_for_it() {
     drop(a);
     s.stop_and_join().unwrap();
 }
+
+#[test]
+fn dedicated_threading_mode_trades_too() {
+    let mut cfg = config(0);
+    cfg.threads.mode = tickgate::config::ThreadingMode::Dedicated;
+    cfg.threads.core_cpu = 0;
+    cfg.threads.gateway_cpus = vec![1];
+    let s = server(cfg);
+    assert!(s.threads.starts_with("dedicated"), "{}", s.threads);
+    let mut a = login(&s, "DEMO1");
+    let mut b = login(&s, "DEMO2");
+    a.enter_order(Side::Sell, 100, aapl(), Price(1_900_000))
+        .unwrap();
+    expect(&mut a, b'A');
+    b.enter_order(Side::Buy, 100, aapl(), Price(1_900_000))
+        .unwrap();
+    expect(&mut b, b'A');
+    expect(&mut b, b'E');
+    expect(&mut a, b'E');
+    drop((a, b));
+    s.stop_and_join().unwrap();
+}
