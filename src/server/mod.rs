@@ -80,7 +80,10 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_millis(20));
     }
     eprintln!("tickgate: stopping: End of Session to every client");
-    running.stop_and_join().map_err(|e| e.to_string())?;
-    eprintln!("tickgate: stopped");
+    let finished = running.stop_and_join().map_err(|e| e.to_string())?;
+    eprintln!(
+        "tickgate: stopped; {:?}; {:?}",
+        finished.sessions, finished.core
+    );
     Ok(ExitCode::SUCCESS)
 }
