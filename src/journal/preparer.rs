@@ -34,22 +34,38 @@ impl SegmentPreparer {
             drop(old);
             work += 1;
         }
-        if !self.shared.has_prepared() {
-            // Acquire pairs with the Release in `JournalWriter::roll`.
-            let want = self.shared.segment.load(Ordering::Acquire) + 1;
-            match Segment::prepare(&self.shared.config, want) {
-                Ok(seg) => {
-                    // A refused offer means the slot filled meanwhile: drop ours.
-                    let _ = self.shared.offer(seg);
-                }
-                Err(e) => {
-                    self.shared.prepare_failures.fetch_add(1, Ordering::Relaxed);
-                    self.last_error = Some(e);
-                }
-            }
-            work += 1;
+        // Acquire pairs with the Release in `JournalWriter::roll`.
+        let want = self.shared.segment.load(Ordering::Acquire) + 1;
+        if let Some(seg) = self.stale_or_waiting(want) {
+            // A refused offer means the slot filled meanwhile: drop ours.
+            let _ = self.shared.offer(seg);
+            return work;
         }
+        if self.shared.has_prepared() {
+            return work;
+        }
+        match Segment::prepare(&self.shared.config, want) {
+            Ok(seg) => {
+                let _ = self.shared.offer(Box::new(seg));
+            }
+            Err(e) => {
+                self.shared.prepare_failures.fetch_add(1, Ordering::Relaxed);
+                self.last_error = Some(e);
+            }
+        }
+        work += 1;
         work
+    }
+
+    /// Takes back a waiting segment that is not `want` (the writer moved on while it was
+    /// being prepared) and drops it; returns a waiting segment that is `want`, taken
+    /// back only when the slot's index was stale.
+    fn stale_or_waiting(&mut self, want: u64) -> Option<Box<Segment>> {
+        if !self.shared.has_prepared() || self.shared.prepared_index.load(Ordering::Relaxed) == want
+        {
+            return None;
+        }
+        self.shared.take_prepared().filter(|s| s.index == want)
     }
 
     /// The last preparation failure, if any, for the housekeeping thread to log.

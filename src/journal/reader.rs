@@ -159,8 +159,8 @@ impl JournalReader {
         let mut segments = Vec::new();
         let mut fingerprint = opts.fingerprint;
         for index in segment::list(dir)? {
-            let seg = Segment::open(&segment::segment_path(dir, index), index, opts.repair)?;
-            seg.validate(fingerprint)?;
+            let seg = open_segment(dir, index, opts.repair)?;
+            seg.validate(fingerprint, true)?;
             fingerprint = Some(seg.fingerprint());
             segments.push(seg);
         }
@@ -268,6 +268,7 @@ impl JournalReader {
                     },
                     None,
                 ),
+                Frame::Short(len) => (CorruptionKind::BadLength(len), Some(bytes.len())),
                 Frame::BadLength(len) => (
                     CorruptionKind::BadLength(len),
                     Some(off + RECORD_HEADER_BYTES),
@@ -341,4 +342,24 @@ impl JournalReader {
         let _ = std::fs::File::open(&self.dir).and_then(|d| d.sync_all());
         Ok(())
     }
+}
+
+/// Maps segment `index`; when repairing, first restores a cut-short segment to its full
+/// length (a cut record then reads as a torn tail if it is the last one, as corruption
+/// otherwise).
+fn open_segment(dir: &Path, index: u64, repair: bool) -> Result<Segment, JournalError> {
+    let path = segment::segment_path(dir, index);
+    let seg = Segment::open(&path, index, repair)?;
+    seg.validate(None, true)?;
+    let full = seg.header_segment_bytes();
+    if !(repair && (seg.len() as u64) < full) {
+        return Ok(seg);
+    }
+    drop(seg);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(full))
+        .map_err(io_err(&path, "restore the length of a cut segment"))?;
+    Segment::open(&path, index, repair)
 }

@@ -96,7 +96,7 @@ impl Segment {
             create(config, index, &path)?;
         }
         let seg = Self::open(&path, index, true)?;
-        seg.validate(Some(config.fingerprint))?;
+        seg.validate(Some(config.fingerprint), false)?;
         if seg.max_payload_bytes() != config.max_payload_bytes {
             return Err(seg.mismatch(
                 "max_payload_bytes",
@@ -195,8 +195,19 @@ impl Segment {
         }
     }
 
-    /// Checks every header field; `fingerprint` `None` accepts any.
-    pub(crate) fn validate(&self, fingerprint: Option<u64>) -> Result<(), JournalError> {
+    /// The length the header says the file has.
+    pub(crate) fn header_segment_bytes(&self) -> u64 {
+        self.header().segment_bytes
+    }
+
+    /// Checks every header field; `fingerprint` `None` accepts any. `allow_short`
+    /// accepts a file shorter than its header says (a last segment cut by hand or by a
+    /// file-system repair: recovery treats the cut record as a torn tail).
+    pub(crate) fn validate(
+        &self,
+        fingerprint: Option<u64>,
+        allow_short: bool,
+    ) -> Result<(), JournalError> {
         let h = self.header();
         // Acquire pairs with the Release of the magic in `create`.
         let magic = h.magic.load(Ordering::Acquire);
@@ -206,13 +217,16 @@ impl Segment {
             ("version", h.version as u64, JOURNAL_VERSION as u64),
             ("header_bytes", h.header_bytes as u64, HEADER_BYTES as u64),
             ("index", h.index, self.index),
-            ("segment_bytes", h.segment_bytes, self.len() as u64),
             ("record_align", h.record_align as u64, RECORD_ALIGN as u64),
         ];
         for (field, found, expected) in checks {
             if found != expected {
                 return Err(self.mismatch(field, found, expected));
             }
+        }
+        let len = self.len() as u64;
+        if h.segment_bytes < len || (h.segment_bytes > len && !allow_short) {
+            return Err(self.mismatch("segment_bytes (file length)", len, h.segment_bytes));
         }
         if state != STATE_PREPARED && state != STATE_ACTIVE {
             return Err(self.mismatch("state", state as u64, STATE_ACTIVE as u64));
@@ -381,6 +395,8 @@ pub(crate) enum Frame<'a> {
     },
     /// The `len` field is larger than the segment allows.
     BadLength(u32),
+    /// A plausible `len` whose record runs past the end of the file (cut short).
+    Short(u32),
     /// The stored CRC differs from the computed one; `next` is where the record ends.
     BadCrc {
         stored: u32,
@@ -401,8 +417,11 @@ pub(crate) fn read_frame(bytes: &[u8], off: usize, max_payload: u32) -> Frame<'_
         return Frame::End;
     }
     let next = off + frame_bytes(len as usize);
-    if len > max_payload || next > bytes.len() {
+    if len > max_payload {
         return Frame::BadLength(len);
+    }
+    if next > bytes.len() {
+        return Frame::Short(len);
     }
     let body = &bytes[off + 8..off + RECORD_HEADER_BYTES + len as usize];
     let computed = record_crc(len, body);

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     prepared: AtomicPtr<Segment>,
     /// A full segment the writer left for the preparer to unmap (null when none).
     retired: AtomicPtr<Segment>,
+    /// Index of the segment last put in `prepared` (written by the preparer only).
+    pub(crate) prepared_index: AtomicU64,
     pub(crate) prepared_segments: AtomicU64,
     pub(crate) inline_prepares: AtomicU64,
     pub(crate) inline_unmaps: AtomicU64,
@@ -92,8 +94,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Offers a prepared segment; gives it back if one is already waiting.
-    pub(crate) fn offer(&self, seg: Segment) -> Result<(), Segment> {
-        let p = Box::into_raw(Box::new(seg));
+    pub(crate) fn offer(&self, seg: Box<Segment>) -> Result<(), Box<Segment>> {
+        self.prepared_index.store(seg.index, Ordering::Relaxed);
+        let p = Box::into_raw(seg);
         // AcqRel: Release publishes the mapped segment to the writer's Acquire in
         // `take_prepared`.
         match self.prepared.compare_exchange(
@@ -104,7 +107,7 @@ impl Shared {
         ) {
             Ok(_) => Ok(()),
             // SAFETY: `p` came from Box::into_raw above and was not published.
-            Err(_) => Err(*unsafe { Box::from_raw(p) }),
+            Err(_) => Err(unsafe { Box::from_raw(p) }),
         }
     }
 
@@ -283,6 +286,7 @@ impl JournalWriter {
     /// Whether the next segment is already prepared (for tests and health checks).
     pub fn next_segment_ready(&self) -> bool {
         self.shared.has_prepared()
+            && self.shared.prepared_index.load(Ordering::Relaxed) == self.seg.index + 1
     }
 
     /// Index of the segment being appended to.
@@ -344,6 +348,7 @@ fn new_shared(config: &JournalConfig, next_seq: u64, index: u64) -> Shared {
         segment: CachePadded::new(AtomicU64::new(index)),
         prepared: AtomicPtr::new(ptr::null_mut()),
         retired: AtomicPtr::new(ptr::null_mut()),
+        prepared_index: AtomicU64::new(u64::MAX),
         prepared_segments: AtomicU64::new(0),
         inline_prepares: AtomicU64::new(0),
         inline_unmaps: AtomicU64::new(0),
