@@ -49,6 +49,7 @@ use super::sync::{AtomicU32, AtomicU64, Ordering};
 /// Bytes of per-slot header before the payload: the commit word and the length.
 pub const SLOT_HEADER_BYTES: usize = 8;
 /// Position lines after the descriptor: the consumer's `head`.
+#[cfg(not(loom))]
 const POSITION_LINES: usize = 1;
 
 /// The ring is full: the consumer has not released enough slots.
