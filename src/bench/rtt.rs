@@ -1,6 +1,7 @@
 //! `tickgate bench rtt`: order → accept round trips through the io_uring gateway and
 //! the matching core over SoupBinTCP/OUCH, against the raw TCP ping-pong floor of the
-//! same message size, interleaved round by round in the same run; then pipelined
+//! same message size (and the io_uring gateway's bare echo, to split the overhead),
+//! interleaved round by round in the same run; then pipelined
 //! order throughput with several clients against raw loopback echo throughput.
 //!
 //! Layout on the 2-vCPU box: the measuring client spins on `--client-cpu` (0); the
@@ -75,10 +76,12 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
     let rounds = u64::from(args.rounds.max(1));
     let (iters, warmup) = (args.iters.div_ceil(rounds), args.warmup / rounds);
     let (mut floor, mut ours) = (latency_histogram(), latency_histogram());
+    let mut uring = latency_histogram();
     let (mut raw_tp, mut our_tp) = (Vec::new(), Vec::new());
     let mut threads = String::new();
     for _ in 0..rounds {
         raw_tp.push(floor_round(args, &clock, warmup, iters, &mut floor)?);
+        uring_echo_round(args, &clock, warmup, iters, &mut uring)?;
         let server = spawn(bench_config(args), true).map_err(|e| e.to_string())?;
         threads = server.threads.clone();
         order_round(&server, &clock, warmup, iters, &mut ours)?;
@@ -87,6 +90,7 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
     }
     let report = Report {
         floor,
+        uring,
         ours,
         raw_msgs_per_s: median(&mut raw_tp),
         orders_per_s: median(&mut our_tp),
@@ -136,6 +140,26 @@ fn floor_round(
         n,
         window_bytes,
     )?)
+}
+
+/// The gateway alone (its echo handler, no session layer, no core): splits the
+/// overhead over the floor into io_uring gateway and session + core.
+fn uring_echo_round(
+    args: &RttArgs,
+    clock: &Clock,
+    warmup: u64,
+    iters: u64,
+    hist: &mut Histogram<u64>,
+) -> Result<(), Error> {
+    let opts = crate::gateway::GatewayOptions {
+        log_connections: false,
+        max_connections: 16,
+        ..Default::default()
+    };
+    let echo = tcp_floor::spawn_uring_echo(Some(args.server_cpu), ServerIdle::Spin, opts)?;
+    let mut s = tcp_floor::connect_spinning(echo.addr())?;
+    tcp_floor::ping_pong(&mut s, ENTER_PACKET_BYTES, warmup, iters, clock, hist)?;
+    Ok(())
 }
 
 fn login(server: &Running, account: usize) -> Result<Client, Error> {
@@ -263,6 +287,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 struct Report {
     floor: Histogram<u64>,
+    uring: Histogram<u64>,
     ours: Histogram<u64>,
     raw_msgs_per_s: f64,
     orders_per_s: f64,
@@ -272,8 +297,10 @@ struct Report {
 impl Report {
     fn print(&self, args: &RttArgs) -> Result<(), Error> {
         let (f, o) = (Percentiles::of(&self.floor), Percentiles::of(&self.ours));
+        let u = Percentiles::of(&self.uring);
         if let Some(dir) = &args.hgrm_dir {
             write_hgrm(dir, "rtt_tcp_floor", &self.floor)?;
+            write_hgrm(dir, "rtt_uring_echo", &self.uring)?;
             write_hgrm(dir, "rtt_order_accept", &self.ours)?;
         }
         println!("tickgate bench rtt: {ENTER_PACKET_BYTES}-byte Enter Order packets");
@@ -283,11 +310,14 @@ impl Report {
         );
         println!("{}", table_header("(ns)"));
         println!("{}", table_row("tcp_floor", &f, ""));
+        println!("{}", table_row("uring_echo", &u, "gateway only"));
         println!("{}", table_row("order_accept", &o, ""));
         let ratios = json!({
             "rtt_p50_vs_floor": ratio(o.p50_ns as f64, f.p50_ns as f64),
             "rtt_p99_vs_floor": ratio(o.p99_ns as f64, f.p99_ns as f64),
             "throughput_vs_raw": ratio(self.orders_per_s, self.raw_msgs_per_s),
+            "uring_echo_p50_vs_floor": ratio(u.p50_ns as f64, f.p50_ns as f64),
+            "rtt_p50_vs_uring_echo": ratio(o.p50_ns as f64, u.p50_ns as f64),
         });
         println!(
             "throughput: {:.0} orders/s end to end ({} clients), raw loopback {:.0} msgs/s",
@@ -301,7 +331,7 @@ impl Report {
                 "threading": self.threads,
                 "client_cpu": args.client_cpu,
                 "msg_bytes": ENTER_PACKET_BYTES,
-                "variants": { "tcp_floor": f, "order_accept": o },
+                "variants": { "tcp_floor": f, "uring_echo": u, "order_accept": o },
                 "throughput": {
                     "orders_per_s": self.orders_per_s,
                     "raw_loopback_msgs_per_s": self.raw_msgs_per_s,

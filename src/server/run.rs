@@ -290,10 +290,15 @@ fn serve_thread(
     match t.mode {
         ThreadingMode::Shared => {
             let _ = core_handle.send(None);
-            let (mut core, gate) = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit)
+            let (core, gate) = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit)
                 .map_err(|e| e.to_string())?;
-            shared_loop(&mut gateway, &mut core, &gate, stop, &mut idle);
-            finished.core = core.stats();
+            let core = Rc::new(RefCell::new(core));
+            let inline = core.clone();
+            gateway
+                .handler_mut()
+                .set_inline_agent(Box::new(move || run_core(&mut inline.borrow_mut(), &gate)));
+            gateway_loop(&mut gateway, &mut || 0, stop, &mut idle);
+            finished.core = core.borrow().stats();
         }
         ThreadingMode::Dedicated => {
             let (core_cpu, kind) = (t.core_cpu, t.idle);
@@ -338,17 +343,6 @@ fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>) -> usize {
         }
     }
     work
-}
-
-fn shared_loop(
-    gateway: &mut Gateway<Sessions>,
-    core: &mut ServeCore,
-    gate: &RefCell<spsc::Producer>,
-    stop: &AtomicBool,
-    idle: &mut AnyIdle,
-) {
-    let mut core_round = || run_core(core, gate);
-    gateway_loop(gateway, &mut core_round, stop, idle);
 }
 
 /// The gateway's duty cycle (plus `other`, the core in shared mode) until `stop`,

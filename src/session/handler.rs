@@ -86,7 +86,8 @@ impl Handler for Sessions {
     }
 
     fn poll(&mut self, out: &mut Outbox<'_>) -> usize {
-        let mut work = self.drain_responses(out);
+        let mut work = self.inline_agent.as_mut().map_or(0, |agent| agent());
+        work += self.drain_responses(out);
         work += self.pump_replays(out);
         if self.ending && !self.ended_sent {
             self.send_end_of_session(out);

@@ -127,6 +127,10 @@ pub struct Sessions {
     ended_sent: bool,
     /// Response records drained per `poll`.
     drain_limit: usize,
+    /// An agent run at the start of every `poll`, before the responses are drained
+    /// (shared threading: the matching core), so that an order read in this loop
+    /// turn is answered in the same turn.
+    inline_agent: Option<Box<dyn FnMut() -> usize>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -214,7 +218,14 @@ impl Sessions {
             ending: false,
             ended_sent: false,
             drain_limit: 4096,
+            inline_agent: None,
         })
+    }
+
+    /// Runs `agent` (e.g. the matching core's `do_work`) at the start of every
+    /// `poll`, on the gateway's thread, before the core's responses are drained.
+    pub fn set_inline_agent(&mut self, agent: Box<dyn FnMut() -> usize>) {
+        self.inline_agent = Some(agent);
     }
 
     /// The counters.
