@@ -162,6 +162,10 @@ fn file_cut_mid_record_is_a_torn_tail() {
     let (rec, seqs) = replay(&d.0, ReadOptions::default()).unwrap();
     assert_contiguous(&seqs, 0, 299);
     assert!(rec.torn_tail.is_some(), "read-only sees the torn tail");
+    let err = journal::open_writer(&cfg, &rec)
+        .err()
+        .expect("unrepaired tail refused");
+    assert!(err.to_string().contains("repair"), "{err}");
     let (rec, seqs) = replay(&d.0, repair()).unwrap();
     assert_contiguous(&seqs, 0, 299);
     let torn = rec.torn_tail.expect("torn tail reported");
@@ -462,4 +466,36 @@ fn child_appends_until_killed() {
         // Release: the parent sees the count only after the record's stores.
         counter_word(&map).store(seq + 1, Ordering::Release);
     }
+}
+
+#[test]
+fn verify_dump_and_stats_read_without_modifying() {
+    use std::process::ExitCode;
+    use tickgate::journal::{DumpArgs, StatsArgs, VerifyArgs};
+    let d = TempDir::new("cli");
+    append_range(&config(&d.0), 0, 300);
+    let verify = VerifyArgs {
+        dir: d.0.clone(),
+        fingerprint: Some(FP),
+    };
+    assert_eq!(journal::run_verify(&verify).unwrap(), ExitCode::SUCCESS);
+    let dump = DumpArgs {
+        dir: d.0.clone(),
+        from_seq: 290,
+        limit: Some(3),
+        hex: false,
+    };
+    assert_eq!(journal::run_dump(&dump).unwrap(), ExitCode::SUCCESS);
+    let stats = StatsArgs { dir: d.0.clone() };
+    assert_eq!(journal::run_stats(&stats).unwrap(), ExitCode::SUCCESS);
+
+    let first = segment_path(&d.0, 0);
+    patch(&first, journal::HEADER_BYTES + 10 * 80 + 30, &[0xee]);
+    let before = std::fs::read(&first).unwrap();
+    assert_eq!(journal::run_verify(&verify).unwrap(), ExitCode::FAILURE);
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        before,
+        "verify modifies nothing"
+    );
 }

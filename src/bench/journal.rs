@@ -73,6 +73,8 @@ pub struct JournalBenchResult {
     pub sync_records_per_s: f64,
     /// Records per `fdatasync` in that run (group commit).
     pub sync_records_per_flush: f64,
+    /// Segments the writer had to create itself (process run, sync run).
+    pub inline_prepares: [u64; 2],
 }
 
 struct Housekeeping {
@@ -253,6 +255,7 @@ fn measure(
             if round == 0 { &mut a } else { &mut append },
         );
     }
+    let inline_process = w.stats().inline_prepares;
     drop((w, hk));
     let replay = replay_speed(&process_dir.0)?;
     drop(process_dir);
@@ -262,6 +265,7 @@ fn measure(
     let (mut commit, mut append_sync) = (latency_histogram(), latency_histogram());
     sync_commits(clock, &mut w, args.sync_commits, &mut commit);
     let (sync_rate, per_flush) = sync_stream(clock, &mut w, args.sync_seconds, &mut append_sync);
+    let inline_sync = w.stats().inline_prepares;
     drop((w, hk));
     if let Some(dir) = &args.hgrm_dir {
         for (name, h) in [
@@ -284,6 +288,7 @@ fn measure(
         append_sync: Percentiles::of(&append_sync),
         sync_records_per_s: sync_rate,
         sync_records_per_flush: per_flush,
+        inline_prepares: [inline_process, inline_sync],
     })
 }
 
@@ -317,6 +322,10 @@ pub fn run(args: &JournalBenchArgs) -> Result<ExitCode, Box<dyn std::error::Erro
         r.append_p50_vs_floor, r.append_p99_vs_floor
     );
     println!("replay: {:.2} M records/s", r.replay_records_per_s / 1e6);
+    println!(
+        "segments created inline by the writer: {} (process), {} (sync)",
+        r.inline_prepares[0], r.inline_prepares[1]
+    );
     println!(
         "sync group commit: {:.0} records/s durable, {:.1} records per fdatasync",
         r.sync_records_per_s, r.sync_records_per_flush

@@ -214,7 +214,7 @@ pub(crate) fn io_err(path: &Path, op: &'static str) -> impl FnOnce(std::io::Erro
 }
 
 /// Opens the writer at the tail `recovery` found (run [`JournalReader::for_each`] with
-/// `repair: true` first), with its segment preparer and flusher. Creates the directory
+/// `repair: true` first; an unrepaired torn tail or truncation is refused), with its segment preparer and flusher. Creates the directory
 /// and the first segment of an empty journal.
 ///
 /// The core thread owns the writer; a housekeeping thread runs the other two agents'
@@ -224,6 +224,13 @@ pub fn open_writer(
     recovery: &Recovery,
 ) -> Result<(JournalWriter, SegmentPreparer, Flusher), JournalError> {
     config.validate()?;
+    if !recovery.repaired && (recovery.torn_tail.is_some() || recovery.truncated.is_some()) {
+        return Err(JournalError::Config(
+            "the recovery found a torn tail or a truncation but did not repair it; \
+             read the journal with ReadOptions::repair set before opening the writer"
+                .into(),
+        ));
+    }
     std::fs::create_dir_all(&config.dir).map_err(io_err(&config.dir, "create directory"))?;
     segment::remove_stale_temps(&config.dir)?;
     let writer = JournalWriter::open(config, recovery)?;

@@ -136,6 +136,36 @@ pub struct Recovery {
     pub truncated: Option<Corruption>,
     /// Time spent verifying and replaying.
     pub elapsed: Duration,
+    /// Whether the read ran with [`ReadOptions::repair`] (the files match this report).
+    pub repaired: bool,
+}
+
+impl fmt::Display for Recovery {
+    /// One line for the start-up log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "journal: {} records (seq {:?}, next {:?}) in {} segments verified and replayed \
+             in {:.3} s ({:.1} M records/s)",
+            self.records,
+            self.first_seq,
+            self.next_seq,
+            self.active_segments,
+            self.elapsed.as_secs_f64(),
+            self.records_per_s() / 1e6
+        )?;
+        if let Some(t) = &self.torn_tail {
+            write!(
+                f,
+                "; torn tail of {} bytes cut in segment {}",
+                t.bytes, t.segment
+            )?;
+        }
+        if let Some(c) = &self.truncated {
+            write!(f, "; TRUNCATED at corruption as asked: {c}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Recovery {
@@ -191,6 +221,7 @@ impl JournalReader {
         let mut rec = Recovery {
             tail_segment: self.segments.first().map(|s| s.index),
             tail_offset: HEADER_BYTES,
+            repaired: self.opts.repair,
             ..Recovery::default()
         };
         let Some(last) = self.segments.iter().rposition(Segment::is_active) else {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
-use super::{JournalConfig, JournalError, io_err};
+use super::{Durability, JournalConfig, JournalError, io_err};
 
 /// "TGJOURNL" in ASCII, little-endian: the first word of every segment.
 pub const JOURNAL_MAGIC: u64 = u64::from_le_bytes(*b"TGJOURNL");
@@ -105,6 +105,13 @@ impl Segment {
             ));
         }
         seg.prefault();
+        if config.durability == Durability::Sync && !seg.is_active() {
+            // NB: the pre-fault dirtied every page. Writing them back here, off the hot
+            // path, keeps the flusher's first fdatasync of this segment from writing the
+            // whole segment, and turns ext4's unwritten extents into written ones, so
+            // later fdatasyncs carry no extent conversion.
+            seg.sync_data()?;
+        }
         Ok(seg)
     }
 
