@@ -499,3 +499,31 @@ fn verify_dump_and_stats_read_without_modifying() {
         "verify modifies nothing"
     );
 }
+
+#[test]
+fn sequence_gap_with_valid_crc_is_corruption() {
+    let d = TempDir::new("gap");
+    append_range(&config(&d.0), 0, 100);
+    let first = segment_path(&d.0, 0);
+    let at = journal::HEADER_BYTES + 50 * 80;
+    let (len, seq, ts) = (PAYLOAD_BYTES as u32, 51u64, 500u64);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&len.to_le_bytes());
+    h.update(&seq.to_le_bytes());
+    h.update(&ts.to_le_bytes());
+    h.update(&payload(50));
+    patch(&first, at + 4, &h.finalize().to_le_bytes());
+    patch(&first, at + 8, &seq.to_le_bytes());
+    let err = replay(&d.0, repair()).unwrap_err();
+    let JournalError::Corrupt(c) = &err else {
+        panic!("expected Corrupt, got {err}");
+    };
+    assert_eq!(
+        c.kind,
+        CorruptionKind::SeqGap {
+            expected: 50,
+            found: 51
+        }
+    );
+    assert_eq!(c.offset, at);
+}
