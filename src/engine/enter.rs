@@ -127,12 +127,10 @@ impl Engine {
         if hidden && p.max_floor > 0 {
             return Err(RejectReason::InvalidDisplay);
         }
-        if p.max_floor > 0 && (p.max_floor > p.qty || !p.max_floor.is_multiple_of(ins.lot_size)) {
+        if p.max_floor > 0 && (p.max_floor > p.qty || !ins.whole_lots(p.max_floor)) {
             return Err(RejectReason::InvalidMaxFloor);
         }
-        let bad_min =
-            p.min_qty > p.qty || !p.min_qty.is_multiple_of(ins.lot_size) || tif != Tif::Ioc;
-        if p.min_qty > 0 && bad_min {
+        if p.min_qty > 0 && (p.min_qty > p.qty || !ins.whole_lots(p.min_qty) || tif != Tif::Ioc) {
             return Err(RejectReason::InvalidMinQuantity);
         }
         let expire_ns = match (tif, p.expire) {

@@ -65,6 +65,50 @@ pub struct Instrument {
     pub last_trading_day: Option<u32>,
     /// Current trading state.
     pub state: TradingState,
+    /// `tick_size` as a precomputed divisor (the level of a price without a `div`).
+    tick_div: Divisor,
+    /// `lot_size` as a precomputed divisor.
+    lot_div: Divisor,
+    /// Number of price levels in the band.
+    levels: u32,
+}
+
+/// A 32-bit divisor with its reciprocal, so that quotients and divisibility tests are
+/// multiplications (Lemire, Kaser, Kurz: "Faster remainder by direct computation").
+/// Exact for every 32-bit dividend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Divisor {
+    /// `ceil(2^64 / d)`, or 0 when `d == 1` (the identity).
+    m: u64,
+}
+
+impl Divisor {
+    /// The divisor `d` (positive).
+    pub(crate) fn new(d: u32) -> Self {
+        debug_assert!(d > 0);
+        Divisor {
+            m: if d <= 1 {
+                0
+            } else {
+                u64::MAX / u64::from(d) + 1
+            },
+        }
+    }
+
+    /// `n / d`.
+    #[inline]
+    pub(crate) fn div(self, n: u32) -> u32 {
+        if self.m == 0 {
+            return n;
+        }
+        ((u128::from(self.m) * u128::from(n)) >> 64) as u32
+    }
+
+    /// `n % d == 0`.
+    #[inline]
+    pub(crate) fn divides(self, n: u32) -> bool {
+        self.m == 0 || u64::from(n).wrapping_mul(self.m) < self.m
+    }
 }
 
 /// Why the instruments in a config cannot be used.
@@ -137,13 +181,16 @@ impl Instrument {
                 TradingStateConfig::Closed => TradingState::Closed,
                 TradingStateConfig::Expired => TradingState::Expired,
             },
+            tick_div: Divisor::new(tick as u32),
+            lot_div: Divisor::new(c.lot_size),
+            levels: levels as u32,
         })
     }
 
     /// Number of price levels in the band.
     #[inline]
     pub fn level_count(&self) -> u32 {
-        ((self.band_high - self.band_low) / self.tick_size + 1) as u32
+        self.levels
     }
 
     /// The price of level `level`.
@@ -154,15 +201,16 @@ impl Instrument {
 
     /// The level of a limit price, or why the price is not accepted.
     ///
-    /// NB: inside the band this is one 32-bit division (the band span fits `u32`,
-    /// checked at start-up); the 64-bit modulo runs only for rejected prices.
+    /// NB: inside the band this is one multiplication by the tick's reciprocal (the
+    /// band span fits `u32`, checked at start-up); the 64-bit modulo runs only for
+    /// rejected prices.
     #[inline]
     pub fn level_of(&self, price: u64) -> Result<u32, RejectReason> {
         if price >= self.band_low && price <= self.band_high {
             let offset = (price - self.band_low) as u32;
             let tick = self.tick_size as u32;
-            let level = offset / tick;
-            return if level * tick == offset {
+            let level = self.tick_div.div(offset);
+            return if level.wrapping_mul(tick) == offset {
                 Ok(level)
             } else {
                 Err(RejectReason::InvalidPrice)
@@ -177,17 +225,19 @@ impl Instrument {
     /// Checks an order quantity against OUCH and instrument limits.
     #[inline]
     pub fn check_qty(&self, qty: u32) -> Result<(), RejectReason> {
-        if qty == 0
-            || qty >= MAX_OUCH_QTY
-            || !qty.is_multiple_of(self.lot_size)
-            || qty < self.min_qty
-        {
+        if qty == 0 || qty >= MAX_OUCH_QTY || !self.lot_div.divides(qty) || qty < self.min_qty {
             return Err(RejectReason::InvalidQuantity);
         }
         if qty > self.max_qty {
             return Err(RejectReason::MaxQuantityExceeded);
         }
         Ok(())
+    }
+
+    /// Whether `qty` is a whole number of lots.
+    #[inline]
+    pub(crate) fn whole_lots(&self, qty: u32) -> bool {
+        self.lot_div.divides(qty)
     }
 
     /// Rejects orders unless the instrument is trading.
