@@ -27,6 +27,11 @@ enum Command {
     },
     /// Run the gateway and matching core: SoupBinTCP/OUCH on TCP until SIGINT/SIGTERM.
     Serve(tickgate::server::ServeArgs),
+    /// Inspect a journal directory (read-only).
+    Journal {
+        #[command(subcommand)]
+        which: JournalCmd,
+    },
     /// Print the effective configuration (the embedded default without --config).
     Config {
         /// TOML configuration file.
@@ -45,6 +50,18 @@ enum BenchCmd {
     Rtt(tickgate::bench::rtt::RttArgs),
     /// Per-core jitter (gaps between consecutive TSC reads) on the hot cores.
     Jitter(tickgate::tune::jitter::JitterArgs),
+    /// Journal append cost per record against a memcpy floor, and replay speed.
+    Journal(tickgate::bench::journal::JournalBenchArgs),
+}
+
+#[derive(Subcommand)]
+enum JournalCmd {
+    /// Print every record.
+    Dump(tickgate::journal::DumpArgs),
+    /// Check every CRC and the sequence; exit non-zero on corruption.
+    Verify(tickgate::journal::VerifyArgs),
+    /// Segments, records, sequence range and replay speed.
+    Stats(tickgate::journal::StatsArgs),
 }
 
 #[derive(Subcommand)]
@@ -61,6 +78,12 @@ fn main() -> ExitCode {
             BenchCmd::Engine(args) => tickgate::engine::bench::run(&args),
             BenchCmd::Jitter(args) => tickgate::tune::jitter::run(&args),
             BenchCmd::Rtt(args) => tickgate::bench::rtt::run(&args),
+            BenchCmd::Journal(args) => tickgate::bench::journal::run(&args),
+        },
+        Command::Journal { which } => match which {
+            JournalCmd::Dump(args) => tickgate::journal::run_dump(&args),
+            JournalCmd::Verify(args) => tickgate::journal::run_verify(&args),
+            JournalCmd::Stats(args) => tickgate::journal::run_stats(&args),
         },
         Command::Tune { which } => match which {
             TuneCmd::Check(args) => tickgate::tune::run_check(&args),
