@@ -74,6 +74,7 @@ impl Engine {
     }
 
     /// Validates an Enter and takes a pool slot for it.
+    #[inline(always)]
     fn admit(&mut self, c: &Enter) -> Result<(u32, Spec), RejectReason> {
         if usize::from(c.instrument) >= self.instruments.len() {
             return Err(RejectReason::InvalidSymbol);
@@ -113,6 +114,7 @@ impl Engine {
     }
 
     /// Checks order details against the instrument; reprices post-only orders.
+    #[inline(always)]
     pub(crate) fn validate(&self, instrument: u16, p: &Params) -> Result<Spec, RejectReason> {
         let ins = &self.instruments[usize::from(instrument)];
         ins.check_state()?;
@@ -221,6 +223,7 @@ impl Engine {
 
     /// Links an order into its level (display set from its reserve), its session list
     /// and, for GTT, the timers.
+    #[inline(always)]
     pub(crate) fn rest(&mut self, idx: u32, expire_ns: u64) {
         let o = &mut self.pool.orders[idx as usize];
         o.display = if !o.visible() {
