@@ -49,7 +49,7 @@ impl Book {
     }
 
     /// Appends order `idx` (its `level`, `side`, `leaves` set) at the back of its level.
-    #[inline]
+    #[inline(always)]
     pub fn push_back(&mut self, orders: &mut [Order], idx: u32) {
         let o = &mut orders[idx as usize];
         let (lvl, buy, leaves) = (o.level, o.side.is_buy(), o.leaves);
@@ -69,7 +69,7 @@ impl Book {
     }
 
     /// Unlinks order `idx` from its level (its `leaves` must still be counted there).
-    #[inline]
+    #[inline(always)]
     pub fn unlink(&mut self, orders: &mut [Order], idx: u32) {
         let o = orders[idx as usize];
         orders[idx as usize].flags &= !RESTING;

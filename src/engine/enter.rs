@@ -278,6 +278,7 @@ impl Engine {
     }
 
     /// Appends a resting order to its session's list (once per order chain).
+    #[inline(always)]
     fn session_link(&mut self, idx: u32) {
         let o = &mut self.pool.orders[idx as usize];
         if o.flags & IN_SESSION != 0 {

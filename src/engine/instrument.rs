@@ -204,7 +204,7 @@ impl Instrument {
     /// NB: inside the band this is one multiplication by the tick's reciprocal (the
     /// band span fits `u32`, checked at start-up); the 64-bit modulo runs only for
     /// rejected prices.
-    #[inline]
+    #[inline(always)]
     pub fn level_of(&self, price: u64) -> Result<u32, RejectReason> {
         if price >= self.band_low && price <= self.band_high {
             let offset = (price - self.band_low) as u32;
