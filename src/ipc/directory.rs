@@ -332,22 +332,10 @@ impl Directory {
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| ShmError::Io {
-                path: path.to_path_buf(),
-                op: "create",
-                source,
-            })?;
+            .map_err(ShmError::io(path, "create"))?;
         file.set_len(128 * (1 + slots as u64))
-            .map_err(|source| ShmError::Io {
-                path: path.to_path_buf(),
-                op: "size",
-                source,
-            })?;
-        let map = memmap2::MmapRaw::map_raw(&file).map_err(|source| ShmError::Io {
-            path: path.to_path_buf(),
-            op: "map",
-            source,
-        })?;
+            .map_err(ShmError::io(path, "size"))?;
+        let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
         let mapping = Mapping { map, slots };
         init_header(&mapping, slots, ring);
         Ok(Self {

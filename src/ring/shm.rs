@@ -185,6 +185,17 @@ impl fmt::Display for ShmError {
 
 impl std::error::Error for ShmError {}
 
+impl ShmError {
+    /// Turns an OS error of `op` (create, size, map, …) on `path` into [`ShmError::Io`].
+    pub fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Self + 'a {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
+    }
+}
+
 impl From<LayoutError> for ShmError {
     fn from(e: LayoutError) -> Self {
         Self::Layout(e)
@@ -272,13 +283,7 @@ impl Region {
         layout.validate()?;
         let offset = data_offset(position_lines);
         let len = offset + layout.capacity * layout.slot_bytes;
-        let io = |op| {
-            move |source| ShmError::Io {
-                path: path.to_path_buf(),
-                op,
-                source,
-            }
-        };
+        let io = |op| ShmError::io(path, op);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -305,13 +310,7 @@ impl Region {
         expected: Option<Layout>,
         position_lines: usize,
     ) -> Result<(Self, Layout), ShmError> {
-        let io = |op| {
-            move |source| ShmError::Io {
-                path: path.to_path_buf(),
-                op,
-                source,
-            }
-        };
+        let io = |op| ShmError::io(path, op);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
