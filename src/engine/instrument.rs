@@ -289,3 +289,44 @@ fn kind_of(c: &InstrumentConfig) -> Result<InstrumentKind, String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Divisor;
+    use proptest::prelude::*;
+
+    #[test]
+    fn divisor_matches_real_division_at_the_edges() {
+        for d in [
+            1,
+            2,
+            3,
+            7,
+            100,
+            2500,
+            65_535,
+            65_536,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
+            let div = Divisor::new(d);
+            for n in [0, 1, d - 1, d, d.saturating_add(1), u32::MAX - 1, u32::MAX] {
+                assert_eq!(div.div(n), n / d, "{n} / {d}");
+                assert_eq!(div.divides(n), n % d == 0, "{n} % {d}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn divisor_matches_real_division(d in 1u32.., n in any::<u32>()) {
+            let div = Divisor::new(d);
+            prop_assert_eq!(div.div(n), n / d);
+            prop_assert_eq!(div.divides(n), n % d == 0);
+            // Multiples, which random dividends rarely hit.
+            let m = (n / d) * d;
+            prop_assert!(div.divides(m));
+            prop_assert_eq!(div.div(m), n / d);
+        }
+    }
+}
