@@ -7,10 +7,16 @@
 //! production and over plain vectors in tests. Fairness: each input gives at most
 //! `drain_limit` records per [`Core::do_work`] call, and the input polled first rotates.
 //!
-//! Back-pressure: a full session output stalls the core (it spins until the session's
-//! gateway drains it) — events are never dropped, because they are the record of trades.
-//! Stalls are counted. The market-data broadcast ring never waits.
+//! Back-pressure: the core never waits. An event whose session output is full goes to
+//! that output's spill queue (preallocated, [`SPILL_EVENTS`] per output), and so does
+//! every later event of that output until the queue is flushed, in order, at the start
+//! of the next rounds — events are never dropped, because they are the record of
+//! trades. Only a consumer that stops draining for longer than the spill holds makes the
+//! queue grow (an allocation, counted in [`CoreStats::spill_grows`]). This is what lets
+//! the gateway and the core share one thread: the core returns, the gateway drains. The
+//! market-data broadcast ring never refuses a record of the right size.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::command::Command;
@@ -51,8 +57,11 @@ pub struct CoreStats {
     pub commands: u64,
     /// Records that did not decode (counted and skipped).
     pub bad_records: u64,
-    /// Times an output was full and the core spun.
+    /// Events that found their session output full (or its spill non-empty) and were
+    /// queued in the spill.
     pub output_stalls: u64,
+    /// Times a spill queue was full and grew (an allocation on the core's thread).
+    pub spill_grows: u64,
     /// Session events for a session without an output (e.g. operator commands).
     pub unrouted_events: u64,
 }
@@ -89,6 +98,9 @@ impl std::fmt::Display for CoreError {
 
 impl std::error::Error for CoreError {}
 
+/// Events each session output can queue while its ring is full before the queue grows.
+pub const SPILL_EVENTS: usize = 1024;
+
 /// The matching-core agent.
 #[derive(Debug)]
 pub struct Core<I, O, M> {
@@ -96,6 +108,8 @@ pub struct Core<I, O, M> {
     inputs: Vec<I>,
     /// Indexed by session id.
     outputs: Vec<O>,
+    /// Per output: events waiting for room, oldest first.
+    spills: Vec<VecDeque<OrderEvent>>,
     market: M,
     drain_limit: usize,
     next_input: usize,
@@ -114,7 +128,12 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         if inputs.is_empty() {
             return Err(CoreError::NoInputs);
         }
+        let spills = outputs
+            .iter()
+            .map(|_| VecDeque::with_capacity(SPILL_EVENTS))
+            .collect();
         Ok(Core {
+            spills,
             engine,
             inputs,
             outputs,
@@ -129,13 +148,14 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
     /// input. Returns the records consumed (0 = idle).
     pub fn do_work(&mut self) -> usize {
         let n = self.inputs.len();
-        let mut work = 0;
+        let mut work = self.flush_spills();
         for k in 0..n {
             let i = (self.next_input + k) % n;
             let Core {
                 engine,
                 inputs,
                 outputs,
+                spills,
                 market,
                 stats,
                 drain_limit,
@@ -143,6 +163,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
             } = self;
             let mut sink = Router {
                 outputs,
+                spills,
                 market,
                 stats,
             };
@@ -158,12 +179,35 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         work
     }
 
+    /// Moves spilled events into their outputs while they have room; returns how many.
+    fn flush_spills(&mut self) -> usize {
+        let mut moved = 0;
+        for (out, spill) in self.outputs.iter_mut().zip(&mut self.spills) {
+            while let Some(event) = spill.front() {
+                if out.try_send(event).is_err() {
+                    break;
+                }
+                spill.pop_front();
+                moved += 1;
+            }
+        }
+        moved
+    }
+
+    /// Events waiting in spill queues for their outputs to make room.
+    pub fn spilled(&self) -> usize {
+        self.spills.iter().map(VecDeque::len).sum()
+    }
+
     /// Runs [`Core::do_work`] with `idle` between empty rounds until `stop` is set.
     pub fn run(&mut self, idle: &mut impl Idle, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let work = self.do_work();
-            let inputs = &self.inputs;
-            idle.idle(work, || inputs.iter().any(|i| i.has_record()));
+            let (inputs, spills) = (&self.inputs, &self.spills);
+            // Spilled events wait for a consumer, not for input: never sleep on them.
+            idle.idle(work, || {
+                spills.iter().any(|s| !s.is_empty()) || inputs.iter().any(|i| i.has_record())
+            });
         }
     }
 
@@ -210,9 +254,10 @@ impl RingCore {
     }
 }
 
-/// Routes engine events to the outputs, spinning on back-pressure.
+/// Routes engine events to the outputs; a full output's events go to its spill.
 struct Router<'a, O, M> {
     outputs: &'a mut [O],
+    spills: &'a mut [VecDeque<OrderEvent>],
     market: &'a mut M,
     stats: &'a mut CoreStats,
 }
@@ -220,14 +265,22 @@ struct Router<'a, O, M> {
 impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, O, M> {
     #[inline]
     fn order_event(&mut self, event: &OrderEvent) {
-        let Some(out) = self.outputs.get_mut(usize::from(event.session())) else {
+        let session = usize::from(event.session());
+        let (Some(out), Some(spill)) =
+            (self.outputs.get_mut(session), self.spills.get_mut(session))
+        else {
             self.stats.unrouted_events += 1;
             return;
         };
-        while out.try_send(event).is_err() {
-            self.stats.output_stalls += 1;
-            std::hint::spin_loop();
+        // Order per session: once anything is spilled, later events queue behind it.
+        if spill.is_empty() && out.try_send(event).is_ok() {
+            return;
         }
+        self.stats.output_stalls += 1;
+        if spill.len() == spill.capacity() {
+            self.stats.spill_grows += 1;
+        }
+        spill.push_back(*event);
     }
 
     #[inline]
