@@ -110,6 +110,8 @@ pub struct Core<I, O, M> {
     outputs: Vec<O>,
     /// Per output: events waiting for room, oldest first.
     spills: Vec<VecDeque<OrderEvent>>,
+    /// Events in all spills, so an idle round skips them with one compare.
+    spilled: usize,
     market: M,
     drain_limit: usize,
     next_input: usize,
@@ -134,6 +136,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
             .collect();
         Ok(Core {
             spills,
+            spilled: 0,
             engine,
             inputs,
             outputs,
@@ -156,6 +159,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
                 inputs,
                 outputs,
                 spills,
+                spilled,
                 market,
                 stats,
                 drain_limit,
@@ -164,6 +168,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
             let mut sink = Router {
                 outputs,
                 spills,
+                spilled,
                 market,
                 stats,
             };
@@ -181,6 +186,9 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
 
     /// Moves spilled events into their outputs while they have room; returns how many.
     fn flush_spills(&mut self) -> usize {
+        if self.spilled == 0 {
+            return 0;
+        }
         let mut moved = 0;
         for (out, spill) in self.outputs.iter_mut().zip(&mut self.spills) {
             while let Some(event) = spill.front() {
@@ -191,22 +199,23 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
                 moved += 1;
             }
         }
+        self.spilled -= moved;
         moved
     }
 
     /// Events waiting in spill queues for their outputs to make room.
     pub fn spilled(&self) -> usize {
-        self.spills.iter().map(VecDeque::len).sum()
+        self.spilled
     }
 
     /// Runs [`Core::do_work`] with `idle` between empty rounds until `stop` is set.
     pub fn run(&mut self, idle: &mut impl Idle, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let work = self.do_work();
-            let (inputs, spills) = (&self.inputs, &self.spills);
+            let (inputs, spilled) = (&self.inputs, self.spilled);
             // Spilled events wait for a consumer, not for input: never sleep on them.
             idle.idle(work, || {
-                spills.iter().any(|s| !s.is_empty()) || inputs.iter().any(|i| i.has_record())
+                spilled > 0 || inputs.iter().any(|i| i.has_record())
             });
         }
     }
@@ -258,6 +267,7 @@ impl RingCore {
 struct Router<'a, O, M> {
     outputs: &'a mut [O],
     spills: &'a mut [VecDeque<OrderEvent>],
+    spilled: &'a mut usize,
     market: &'a mut M,
     stats: &'a mut CoreStats,
 }
@@ -281,6 +291,7 @@ impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, O, M> {
             self.stats.spill_grows += 1;
         }
         spill.push_back(*event);
+        *self.spilled += 1;
     }
 
     #[inline]
