@@ -9,7 +9,7 @@ use crate::engine::Command;
 use crate::engine::OrderRef;
 use crate::engine::command::{Cancel, MassCancel as MassCancelCmd, Modify};
 use crate::engine::types::ALL_INSTRUMENTS;
-use crate::gateway::Outbox;
+use crate::gateway::{ConnId, Outbox};
 use crate::proto::ouch::{
     self, AccountQueryResponse, DisableOrderEntryResponse, EnableOrderEntryResponse, EnterOrder,
     Inbound, OuchError, Outbound, RejectReason, ReplaceOrder,
@@ -156,13 +156,27 @@ impl Sessions {
         }
     }
 
+    /// Logs a bad OUCH message, at most `BAD_OUCH_LOG_LIMIT` per connection.
+    fn log_bad_ouch(&mut self, id: ConnId, e: &OuchError) {
+        let Some(c) = self.conn_mut(id) else { return };
+        c.bad_ouch_logged = c.bad_ouch_logged.saturating_add(1);
+        let n = c.bad_ouch_logged;
+        if n <= super::BAD_OUCH_LOG_LIMIT {
+            self.logf(format_args!("{id}: bad OUCH message: {e}"));
+        }
+        if n == super::BAD_OUCH_LOG_LIMIT {
+            self.logf(format_args!(
+                "{id}: further bad OUCH messages are counted, not logged"
+            ));
+        }
+    }
+
     /// A message that did not decode: a Rejected naming its UserRefNum for an Enter or
     /// Replace long enough to read it (the number is consumed), else a Debug packet.
     fn on_bad_ouch(&mut self, acc: u16, msg: &[u8], e: OuchError, now: u64, out: &mut Outbox<'_>) {
         self.counters.ouch_decode_errors += 1;
-        let conn = self.accounts[usize::from(acc)].conn;
-        if let Some(c) = conn {
-            self.logf(format_args!("{c}: bad OUCH message: {e}"));
+        if let Some(id) = self.accounts[usize::from(acc)].conn {
+            self.log_bad_ouch(id, &e);
         }
         let rejectable = matches!(msg.first(), Some(b'O' | b'U'));
         match ouch::peek_user_ref_num(msg) {

@@ -103,7 +103,13 @@ struct Conn {
     timeout_ns: u64,
     /// Stop processing input (closing).
     closing: bool,
+    /// Bad OUCH messages logged for this connection (the log line is a blocking
+    /// write on the gateway's thread: a flood is counted, not logged).
+    bad_ouch_logged: u32,
 }
+
+/// Bad OUCH messages logged per connection; later ones are only counted.
+const BAD_OUCH_LOG_LIMIT: u32 = 8;
 
 /// The session layer: every account's session and every connection's state.
 pub struct Sessions {
@@ -283,6 +289,7 @@ impl Sessions {
             last_sent_ns: now,
             timeout_ns: self.timers.default_timeout_ns,
             closing: false,
+            bad_ouch_logged: 0,
         }
     }
 }
