@@ -30,6 +30,38 @@ pub struct Config {
     /// Order-entry accounts (SoupBinTCP logins); their order here is the core's session id.
     #[serde(default, rename = "account")]
     pub accounts: Vec<AccountConfig>,
+    /// The matching core's input journal (`docs/JOURNAL.md`).
+    #[serde(default)]
+    pub journal: JournalSection,
+}
+
+/// `[journal]`: where and how safely the core journals its input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalSection {
+    /// Journal every input and recover from it at start-up. Off, a restart starts
+    /// the day empty.
+    pub enabled: bool,
+    /// Base directory; each trading day (SoupBinTCP session name) journals into its
+    /// own subdirectory `<dir>/<session>/`. A relative path is relative to the working
+    /// directory.
+    pub dir: std::path::PathBuf,
+    /// `process` (an ack waits for the page cache: a process crash loses nothing) or
+    /// `sync` (an ack waits for `fdatasync`, group commit: a power loss loses nothing).
+    pub durability: crate::journal::Durability,
+    /// Size of each pre-allocated segment file, MiB.
+    pub segment_mib: usize,
+}
+
+impl Default for JournalSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: "journal".into(),
+            durability: crate::journal::Durability::Process,
+            segment_mib: 64,
+        }
+    }
 }
 
 /// Capacities of the matching core; everything is allocated once at start-up.
@@ -241,7 +273,27 @@ impl Config {
         Ok(config)
     }
 
+    /// A fingerprint of what journaled input depends on (engine capacities,
+    /// instruments, accounts' order and firms): a journal written under another is
+    /// refused at start-up rather than replayed into different books.
+    pub fn journal_fingerprint(&self) -> u64 {
+        let accounts: Vec<(&str, &str)> = self
+            .accounts
+            .iter()
+            .map(|a| (a.username.as_str(), a.firm.as_str()))
+            .collect();
+        let canonical = format!("{:?}|{:?}|{:?}", self.engine, self.instruments, accounts);
+        crate::journal::fingerprint(canonical.as_bytes())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        let j = &self.journal;
+        if j.segment_mib == 0 || j.segment_mib > 16 << 10 {
+            return Err(ConfigError::Invalid(format!(
+                "journal.segment_mib = {} must be within 1..=16384",
+                j.segment_mib
+            )));
+        }
         let t = &self.threads;
         if t.gateway_cpus.is_empty() {
             return Err(ConfigError::Invalid("threads.gateway_cpus is empty".into()));

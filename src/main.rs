@@ -62,6 +62,8 @@ enum JournalCmd {
     Verify(tickgate::journal::VerifyArgs),
     /// Segments, records, sequence range and replay speed.
     Stats(tickgate::journal::StatsArgs),
+    /// Replay through a fresh core: record count, speed and state hash.
+    Replay(tickgate::journal::ReplayArgs),
 }
 
 #[derive(Subcommand)]
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
             JournalCmd::Dump(args) => tickgate::journal::run_dump(&args),
             JournalCmd::Verify(args) => tickgate::journal::run_verify(&args),
             JournalCmd::Stats(args) => tickgate::journal::run_stats(&args),
+            JournalCmd::Replay(args) => tickgate::journal::run_replay(&args),
         },
         Command::Tune { which } => match which {
             TuneCmd::Check(args) => tickgate::tune::run_check(&args),

@@ -481,7 +481,10 @@ fn map_order(e: &mut OrderEvent, f: impl Fn(OrderRef) -> OrderRef) {
         OrderEvent::Modified(x) => x.order = f(x.order),
         OrderEvent::CancelRejected(x) => x.order = f(x.order),
         OrderEvent::Restated(x) => x.order = f(x.order),
-        OrderEvent::Rejected(_) | OrderEvent::MassCancelResponse(_) | OrderEvent::Ignored(_) => {}
+        OrderEvent::Rejected(_)
+        | OrderEvent::MassCancelResponse(_)
+        | OrderEvent::Ignored(_)
+        | OrderEvent::Echoed(_) => {}
     }
 }
 

@@ -23,6 +23,8 @@ fn sigterm_sends_end_of_session_and_exits_zero() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickgate"))
         .args(["serve", "--config"])
         .arg(&path)
+        .arg("--journal-dir")
+        .arg(dir.join("journal"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

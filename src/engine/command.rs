@@ -180,6 +180,31 @@ record! {
     }
 }
 
+/// Bytes of a session-layer message an [`Echo`] carries.
+pub const ECHO_BYTES: usize = 39;
+
+record! {
+    /// A session-layer answer that needs a place in the session's stream (a Rejected
+    /// the session layer decided, an Account Query Response, …): the core changes no
+    /// state, journals it like any input, and returns it as
+    /// [`Echoed`](super::event::Echoed) in order with the session's other events, so
+    /// that a replay of the journal rebuilds every stream exactly.
+    pub struct Echo {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Session id.
+        pub session: u16,
+        /// UserRefIdx channel of the UserRefNum the message consumed.
+        pub user_ref_idx: u8,
+        /// The UserRefNum the message consumed (0: none).
+        pub user_ref_num: u32,
+        /// Bytes used of `bytes`.
+        pub len: u8,
+        /// The session layer's encoded message (opaque to the core).
+        pub bytes: [u8; ECHO_BYTES],
+    }
+}
+
 record_enum! {
     super::wire::RECORD_BYTES;
     /// A command into the matching core.
@@ -200,6 +225,8 @@ record_enum! {
         SystemEvent(SystemEvent) = b'S',
         /// Time tick.
         Tick(Tick) = b'T',
+        /// A session-layer answer to sequence.
+        Echo(Echo) = b'e',
     }
 }
 
@@ -216,6 +243,7 @@ impl Command {
             Command::SetTradingState(c) => c.ts_ns,
             Command::SystemEvent(c) => c.ts_ns,
             Command::Tick(c) => c.ts_ns,
+            Command::Echo(c) => c.ts_ns,
         }
     }
 }

@@ -24,6 +24,7 @@ use super::event::{EventSink, MdEvent, OrderEvent};
 use super::state::Engine;
 use super::wire::{MD_RECORD_BYTES, RECORD_BYTES};
 use crate::affinity::Idle;
+use crate::journal::{Durability, JournalWriter};
 use crate::ring::{broadcast, spsc};
 
 /// A source of encoded [`Command`] records.
@@ -64,6 +65,10 @@ pub struct CoreStats {
     pub spill_grows: u64,
     /// Session events for a session without an output (e.g. operator commands).
     pub unrouted_events: u64,
+    /// Input records journaled.
+    pub journaled: u64,
+    /// Input records dropped unprocessed (and unanswered) because the journal failed.
+    pub unjournaled: u64,
 }
 
 /// Why a core could not be assembled.
@@ -101,6 +106,34 @@ impl std::error::Error for CoreError {}
 /// Events each session output can queue while its ring is full before the queue grows.
 pub const SPILL_EVENTS: usize = 1024;
 
+/// Events held for durability ([`Durability::Sync`]) above which the core stops taking
+/// input until the flusher catches up (back-pressure, not growth).
+pub const HOLD_EVENTS: usize = 1 << 16;
+
+/// An event waiting until its input is durable.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    Order(OrderEvent),
+    Market(MdEvent),
+}
+
+/// The core's input journal: every input record is appended, with its sequence
+/// number and timestamp, before its command runs; responses are published only once
+/// the journal's [`JournalWriter::ack_position`] passes their input.
+#[derive(Debug)]
+struct Journal {
+    writer: JournalWriter,
+    /// Sequence number of the next input record.
+    next_seq: u64,
+    /// The journal refused an append: the core takes no more input (fail-stop).
+    failure: Option<String>,
+    /// [`Durability::Sync`]: events of inputs not yet durable, with their input's
+    /// sequence number, oldest first. Unused in [`Durability::Process`] (an append is
+    /// safe when it returns).
+    held: VecDeque<(u64, Held)>,
+    hold: bool,
+}
+
 /// The matching-core agent.
 #[derive(Debug)]
 pub struct Core<I, O, M> {
@@ -116,6 +149,7 @@ pub struct Core<I, O, M> {
     drain_limit: usize,
     next_input: usize,
     stats: CoreStats,
+    journal: Option<Journal>,
 }
 
 impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
@@ -144,14 +178,44 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
             drain_limit: drain_limit.max(1),
             next_input: 0,
             stats: CoreStats::default(),
+            journal: None,
         })
+    }
+
+    /// Journals every input from now on (see `docs/JOURNAL.md`): `writer` is positioned
+    /// after the records already replayed into the engine.
+    pub fn with_journal(mut self, writer: JournalWriter) -> Self {
+        let hold = writer.durability() == Durability::Sync;
+        self.journal = Some(Journal {
+            next_seq: writer.written_position(),
+            held: VecDeque::with_capacity(if hold { HOLD_EVENTS } else { 0 }),
+            hold,
+            writer,
+            failure: None,
+        });
+        self
+    }
+
+    /// Why the journal stopped the core, if it did (the server then shuts down).
+    pub fn journal_failure(&self) -> Option<&str> {
+        self.journal.as_ref().and_then(|j| j.failure.as_deref())
+    }
+
+    /// The journal's writer (positions, durability), when journaling.
+    pub fn journal_writer(&self) -> Option<&JournalWriter> {
+        self.journal.as_ref().map(|j| &j.writer)
     }
 
     /// One round: each input drained up to the drain limit, starting with a rotating
     /// input. Returns the records consumed (0 = idle).
     pub fn do_work(&mut self) -> usize {
         let n = self.inputs.len();
-        let mut work = self.flush_spills();
+        let mut work = self.flush_spills() + self.release_held();
+        if let Some(j) = &self.journal
+            && (j.failure.is_some() || j.held.len() >= HOLD_EVENTS)
+        {
+            return work;
+        }
         for k in 0..n {
             let i = (self.next_input + k) % n;
             let Core {
@@ -163,25 +227,82 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
                 market,
                 stats,
                 drain_limit,
+                journal,
                 ..
             } = self;
+            let (mut journal, held) = match journal {
+                Some(Journal {
+                    writer,
+                    next_seq,
+                    failure,
+                    held,
+                    hold,
+                }) => (Some((writer, next_seq, failure)), hold.then_some(held)),
+                None => (None, None),
+            };
             let mut sink = Router {
                 outputs,
                 spills,
                 spilled,
                 market,
                 stats,
+                held,
+                seq: 0,
             };
-            work += inputs[i].drain(*drain_limit, |record| match Command::decode(record) {
-                Ok(cmd) => {
-                    sink.stats.commands += 1;
-                    engine.process(&cmd, &mut sink);
+            work += inputs[i].drain(*drain_limit, |record| {
+                let cmd = match Command::decode(record) {
+                    Ok(cmd) => cmd,
+                    Err(_) => return sink.stats.bad_records += 1,
+                };
+                if let Some((writer, next_seq, failure)) = journal.as_mut() {
+                    if failure.is_some() {
+                        return sink.stats.unjournaled += 1;
+                    }
+                    if let Err(e) = writer.append(**next_seq, cmd.ts_ns(), record) {
+                        **failure = Some(e.to_string());
+                        return sink.stats.unjournaled += 1;
+                    }
+                    sink.stats.journaled += 1;
+                    sink.seq = **next_seq;
+                    **next_seq += 1;
                 }
-                Err(_) => sink.stats.bad_records += 1,
+                sink.stats.commands += 1;
+                engine.process(&cmd, &mut sink);
             });
         }
         self.next_input = (self.next_input + 1) % n;
         work
+    }
+
+    /// Publishes held events whose input is now durable; returns how many.
+    fn release_held(&mut self) -> usize {
+        let Some(j) = &mut self.journal else { return 0 };
+        if j.held.is_empty() {
+            return 0;
+        }
+        let ack = j.writer.ack_position();
+        let mut sink = Router {
+            outputs: &mut self.outputs,
+            spills: &mut self.spills,
+            spilled: &mut self.spilled,
+            market: &mut self.market,
+            stats: &mut self.stats,
+            held: None,
+            seq: 0,
+        };
+        let mut released = 0;
+        while let Some(&(seq, event)) = j.held.front() {
+            if seq >= ack {
+                break;
+            }
+            j.held.pop_front();
+            released += 1;
+            match event {
+                Held::Order(e) => sink.order_event(&e),
+                Held::Market(e) => sink.market_event(&e),
+            }
+        }
+        released
     }
 
     /// Moves spilled events into their outputs while they have room; returns how many.
@@ -213,9 +334,11 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         while !stop.load(Ordering::Relaxed) {
             let work = self.do_work();
             let (inputs, spilled) = (&self.inputs, self.spilled);
-            // Spilled events wait for a consumer, not for input: never sleep on them.
+            let held = self.journal.as_ref().is_some_and(|j| !j.held.is_empty());
+            // Spilled and held events wait for a consumer or the flusher, not for
+            // input: never sleep on them.
             idle.idle(work, || {
-                spilled > 0 || inputs.iter().any(|i| i.has_record())
+                spilled > 0 || held || inputs.iter().any(|i| i.has_record())
             });
         }
     }
@@ -264,17 +387,24 @@ impl RingCore {
 }
 
 /// Routes engine events to the outputs; a full output's events go to its spill.
-struct Router<'a, O, M> {
+struct Router<'a, 'h, O, M> {
     outputs: &'a mut [O],
     spills: &'a mut [VecDeque<OrderEvent>],
     spilled: &'a mut usize,
     market: &'a mut M,
     stats: &'a mut CoreStats,
+    /// Sync durability: the queue events wait in until their input is durable.
+    held: Option<&'h mut VecDeque<(u64, Held)>>,
+    /// The sequence number of the input being processed (for `held`).
+    seq: u64,
 }
 
-impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, O, M> {
+impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, '_, O, M> {
     #[inline]
     fn order_event(&mut self, event: &OrderEvent) {
+        if let Some(held) = &mut self.held {
+            return held.push_back((self.seq, Held::Order(*event)));
+        }
         let session = usize::from(event.session());
         let (Some(out), Some(spill)) =
             (self.outputs.get_mut(session), self.spills.get_mut(session))
@@ -296,6 +426,9 @@ impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, O, M> {
 
     #[inline]
     fn market_event(&mut self, event: &MdEvent) {
+        if let Some(held) = &mut self.held {
+            return held.push_back((self.seq, Held::Market(*event)));
+        }
         while self.market.try_publish(event).is_err() {
             self.stats.output_stalls += 1;
             std::hint::spin_loop();

@@ -248,6 +248,25 @@ record! {
     }
 }
 
+record! {
+    /// An [`Echo`](super::command::Echo) command, returned in order (the session layer
+    /// appends `bytes` to the session's stream).
+    pub struct Echoed {
+        /// Core time.
+        pub ts_ns: u64,
+        /// Session.
+        pub session: u16,
+        /// UserRefIdx channel of the consumed UserRefNum.
+        pub user_ref_idx: u8,
+        /// The consumed UserRefNum (0: none).
+        pub user_ref_num: u32,
+        /// Bytes used of `bytes`.
+        pub len: u8,
+        /// The session layer's message.
+        pub bytes: [u8; super::command::ECHO_BYTES],
+    }
+}
+
 record_enum! {
     super::wire::RECORD_BYTES;
     /// An event for one session (becomes an OUCH outbound message).
@@ -274,6 +293,8 @@ record_enum! {
         Restated(Restated) = b'R',
         /// Command ignored.
         Ignored(Ignored) = b'?',
+        /// A session-layer answer, in sequence.
+        Echoed(Echoed) = b'e',
     }
 }
 
@@ -293,6 +314,7 @@ impl OrderEvent {
             Self::MassCancelResponse(e) => e.session,
             Self::Restated(e) => e.session,
             Self::Ignored(e) => e.session,
+            Self::Echoed(e) => e.session,
         }
     }
 }

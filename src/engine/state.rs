@@ -123,6 +123,14 @@ impl Engine {
             Command::SetTradingState(c) => self.set_trading_state(c, sink),
             Command::SystemEvent(c) => self.system_event(c, sink),
             Command::Tick(_) => {}
+            Command::Echo(c) => sink.order_event(&OrderEvent::Echoed(super::event::Echoed {
+                ts_ns: c.ts_ns,
+                session: c.session,
+                user_ref_idx: c.user_ref_idx,
+                user_ref_num: c.user_ref_num,
+                len: c.len,
+                bytes: c.bytes,
+            })),
         }
         #[cfg(debug_assertions)]
         self.debug_check();

@@ -202,8 +202,8 @@ impl Field for RejectReason {
     }
 }
 
-impl Field for [u8; 8] {
-    const BYTES: usize = 8;
+impl<const N: usize> Field for [u8; N] {
+    const BYTES: usize = N;
     fn put(&self, w: &mut Writer<'_>) {
         w.put(self);
     }

@@ -28,7 +28,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use cli::{DumpArgs, StatsArgs, VerifyArgs, run_dump, run_stats, run_verify};
+pub use cli::{
+    DumpArgs, ReplayArgs, StatsArgs, VerifyArgs, run_dump, run_replay, run_stats, run_verify,
+};
 pub use flusher::Flusher;
 pub use preparer::SegmentPreparer;
 pub use reader::{Corruption, CorruptionKind, JournalReader, ReadOptions, Recovery, TornTail};
@@ -41,7 +43,8 @@ pub use writer::{AppendError, JournalStats, JournalWriter};
 use writer::Shared;
 
 /// When an appended record counts as safe, and so when its ack may be released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// The record is in the page cache when `append` returns: a process crash loses
     /// nothing, a power loss may lose what the kernel had not written back yet.

@@ -179,6 +179,17 @@ pub struct JournalWriter {
     shared: Arc<Shared>,
 }
 
+impl fmt::Debug for JournalWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JournalWriter")
+            .field("segment", &self.seg.index)
+            .field("offset", &self.offset)
+            .field("next_seq", &self.next_seq)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
 // SAFETY: `base` points into `seg`'s mapping, which the writer owns and moves with it;
 // only the writer writes records.
 unsafe impl Send for JournalWriter {}

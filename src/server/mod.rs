@@ -17,6 +17,7 @@
 //! (`Z`) and is closed once it is sent; after at most [`DRAIN_TIMEOUT`] the gateway
 //! shuts down.
 
+pub mod recover;
 mod run;
 pub mod signal;
 
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use run::{Running, spawn};
+pub use run::{Finished, Running, StartOptions, spawn, spawn_with};
 
 use crate::config::Config;
 
@@ -48,6 +49,17 @@ pub struct ServeArgs {
     /// Listen here instead of `gateway.listen`.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Journal directory instead of `journal.dir`.
+    #[arg(long)]
+    pub journal_dir: Option<PathBuf>,
+    /// Run without the journal (a restart then starts the day empty).
+    #[arg(long)]
+    pub no_journal: bool,
+    /// If recovery finds a corrupt journal record before the tail, drop it and every
+    /// record after it (the damaged segment is kept as `*.corrupt`) instead of
+    /// refusing to start. Orders acknowledged after that point are lost: last resort.
+    #[arg(long)]
+    pub truncate_journal_at_corruption: bool,
 }
 
 /// Runs `tickgate serve` until SIGINT/SIGTERM.
@@ -55,6 +67,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(addr) = args.listen {
         config.gateway.listen = addr;
+    }
+    if let Some(dir) = &args.journal_dir {
+        config.journal.dir.clone_from(dir);
+    }
+    if args.no_journal {
+        config.journal.enabled = false;
     }
     let report = crate::tune::check(&config, std::path::Path::new("/"));
     eprintln!("tickgate: {}", report.summary());
@@ -66,7 +84,11 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         );
     }
     signal::install()?;
-    let running = spawn(config, true).map_err(|e| e.to_string())?;
+    let opts = StartOptions {
+        pin_threads: true,
+        truncate_journal_at_corruption: args.truncate_journal_at_corruption,
+    };
+    let running = spawn_with(config, opts).map_err(|e| e.to_string())?;
     let t = &running.threads;
     println!(
         "tickgate: listening on {} (SoupBinTCP 4.1 / OUCH 5.0), session {}, threading {}",
@@ -85,5 +107,8 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         "tickgate: stopped; {:?}; {:?}",
         finished.sessions, finished.core
     );
+    if finished.journal_failed {
+        return Err("stopped because the journal failed (see the FATAL line above)".into());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,11 +15,12 @@ use crate::config::{Config, ThreadingMode};
 use crate::engine::core::{Core, CoreStats, OutputFull, SessionOutput};
 use crate::engine::{Engine, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
 use crate::gateway::{Gateway, GatewayOptions};
+use crate::journal::JournalWriter;
 use crate::proto::wire::Alpha;
 use crate::ring::broadcast;
 use crate::ring::shm::Layout;
 use crate::ring::spsc;
-use crate::session::{SessionCounters, Sessions};
+use crate::session::{INPUT_RECORD_BYTES, SessionCounters, Sessions};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,8 +36,11 @@ pub struct Running {
     pub threads: String,
     stop: Arc<AtomicBool>,
     core_stop: Arc<AtomicBool>,
+    /// Set when the core stopped taking input because the journal failed.
+    fatal: Arc<AtomicBool>,
     gateway: Option<JoinHandle<Result<Finished, String>>>,
     core: Option<JoinHandle<CoreStats>>,
+    housekeeping: Option<JoinHandle<()>>,
 }
 
 /// What a stopped server reports.
@@ -44,8 +48,20 @@ pub struct Running {
 pub struct Finished {
     /// The session layer's counters.
     pub sessions: SessionCounters,
-    /// The core loop's counters (shared mode; zero in dedicated mode).
+    /// The core loop's counters.
     pub core: CoreStats,
+    /// The journal refused an append and the server stopped (fail-stop).
+    pub journal_failed: bool,
+}
+
+/// How to start: what `tickgate serve`'s flags add to the configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// Pin the threads to the configuration's CPUs (failures are logged, not fatal).
+    pub pin_threads: bool,
+    /// Recovery: drop a corrupt journal record and everything after it instead of
+    /// refusing to start (`--truncate-journal-at-corruption`).
+    pub truncate_journal_at_corruption: bool,
 }
 
 impl Running {
@@ -66,6 +82,10 @@ impl Running {
         if let Some(h) = self.core.take() {
             finished.core = h.join().map_err(|_| "the core thread panicked")?;
         }
+        if let Some(h) = self.housekeeping.take() {
+            h.join().map_err(|_| "the housekeeping thread panicked")?;
+        }
+        finished.journal_failed = self.fatal.load(Ordering::Acquire);
         Ok(finished)
     }
 }
@@ -78,6 +98,9 @@ impl Drop for Running {
             let _ = h.join();
         }
         if let Some(h) = self.core.take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.housekeeping.take() {
             let _ = h.join();
         }
     }
@@ -111,15 +134,14 @@ struct Rings {
 }
 
 fn rings(config: &Config) -> Result<Rings, Error> {
-    let slot_bytes = (RECORD_BYTES + spsc::SLOT_HEADER_BYTES).next_multiple_of(64);
-    let layout = |capacity: usize| Layout {
+    let layout = |capacity: usize, record: usize| Layout {
         capacity,
-        slot_bytes,
+        slot_bytes: (record + spsc::SLOT_HEADER_BYTES).next_multiple_of(64),
     };
     let g = &config.gateway;
-    let (cmd_tx, cmd_rx) = spsc::channel(layout(g.command_ring_records))
+    let (cmd_tx, cmd_rx) = spsc::channel(layout(g.command_ring_records, INPUT_RECORD_BYTES))
         .map_err(|e| format!("gateway.command_ring_records: {e:?}"))?;
-    let (resp_tx, resp_rx) = spsc::channel(layout(g.response_ring_records))
+    let (resp_tx, resp_rx) = spsc::channel(layout(g.response_ring_records, RECORD_BYTES))
         .map_err(|e| format!("gateway.response_ring_records: {e:?}"))?;
     if g.response_ring_records < 2 * CORE_GATE_FREE_RECORDS {
         return Err(format!(
@@ -143,6 +165,7 @@ fn build_core(
     resp_tx: spsc::Producer,
     sessions: usize,
     drain_limit: usize,
+    journal: Option<JournalWriter>,
 ) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
     let shared = Rc::new(RefCell::new(resp_tx));
     let outputs = (0..sessions)
@@ -153,8 +176,11 @@ fn build_core(
         slot_bytes: (MD_RECORD_BYTES + broadcast::SLOT_HEADER_BYTES).next_multiple_of(64),
     })
     .map_err(|e| format!("market-data ring: {e:?}"))?;
-    let core =
+    let mut core =
         Core::new(engine, vec![cmd_rx], outputs, market, drain_limit).map_err(|e| e.to_string())?;
+    if let Some(writer) = journal {
+        core = core.with_journal(writer);
+    }
     Ok((core, shared))
 }
 
@@ -211,8 +237,22 @@ fn gateway_options(config: &Config) -> GatewayOptions {
 /// Starts a server for `config` on new threads; returns once it listens. `pin`
 /// pins the threads to the config's CPUs (failures are logged, not fatal).
 pub fn spawn(config: Config, pin_threads: bool) -> Result<Running, Error> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let core_stop = Arc::new(AtomicBool::new(false));
+    spawn_with(
+        config,
+        StartOptions {
+            pin_threads,
+            ..StartOptions::default()
+        },
+    )
+}
+
+/// [`spawn`] with every start-up option.
+pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> {
+    let flags = Flags {
+        stop: Arc::new(AtomicBool::new(false)),
+        core_stop: Arc::new(AtomicBool::new(false)),
+        fatal: Arc::new(AtomicBool::new(false)),
+    };
     let (ready_tx, ready_rx) = mpsc::channel();
     let t = &config.threads;
     let threads = match t.mode {
@@ -222,12 +262,11 @@ pub fn spawn(config: Config, pin_threads: bool) -> Result<Running, Error> {
             t.gateway_cpus[0], t.core_cpu
         ),
     };
-    let stop2 = stop.clone();
-    let core_stop2 = core_stop.clone();
-    let (core_tx, core_rx) = mpsc::channel();
+    let flags2 = flags.clone();
+    let (helpers_tx, helpers_rx) = mpsc::channel();
     let gateway = std::thread::Builder::new()
         .name("tickgate-gw".into())
-        .spawn(move || serve_thread(config, pin_threads, &stop2, core_stop2, ready_tx, core_tx))?;
+        .spawn(move || serve_thread(config, opts, flags2, ready_tx, helpers_tx))?;
     let (addr, session_name) = match ready_rx.recv() {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
@@ -236,48 +275,95 @@ pub fn spawn(config: Config, pin_threads: bool) -> Result<Running, Error> {
         }
         Err(_) => return Err("the server thread exited during start-up".into()),
     };
+    let helpers: Helpers = helpers_rx.recv().unwrap_or_default();
     Ok(Running {
         addr,
         session_name,
         threads,
-        stop,
-        core_stop,
+        stop: flags.stop,
+        core_stop: flags.core_stop,
+        fatal: flags.fatal,
         gateway: Some(gateway),
-        core: core_rx.recv().ok().flatten(),
+        core: helpers.core,
+        housekeeping: helpers.housekeeping,
     })
 }
 
 type Ready = Result<(SocketAddr, Alpha<10>), String>;
 
+/// The stop flags shared by the threads.
+#[derive(Clone)]
+struct Flags {
+    /// Stop the gateway (End of Session, drain).
+    stop: Arc<AtomicBool>,
+    /// Stop the core and housekeeping (after the gateway).
+    core_stop: Arc<AtomicBool>,
+    /// The journal failed: stop the gateway too.
+    fatal: Arc<AtomicBool>,
+}
+
+/// The threads the serve thread starts besides itself.
+#[derive(Default)]
+struct Helpers {
+    core: Option<JoinHandle<CoreStats>>,
+    housekeeping: Option<JoinHandle<()>>,
+}
+
 fn serve_thread(
     config: Config,
-    pin_threads: bool,
-    stop: &AtomicBool,
-    core_stop: Arc<AtomicBool>,
+    opts: StartOptions,
+    flags: Flags,
     ready: mpsc::Sender<Ready>,
-    core_handle: mpsc::Sender<Option<JoinHandle<CoreStats>>>,
+    helpers_tx: mpsc::Sender<Helpers>,
 ) -> Result<Finished, String> {
     let setup = || -> Result<_, Error> {
-        let engine = Engine::from_config(&config)?;
+        let mut engine = Engine::from_config(&config)?;
         let r = rings(&config)?;
-        let opts = gateway_options(&config);
-        let sessions = Sessions::new(&config, &engine, opts.max_connections, r.cmd_tx, r.resp_rx)
+        let gw = gateway_options(&config);
+        let mut sessions = Sessions::new(&config, &engine, gw.max_connections, r.cmd_tx, r.resp_rx)
             .map_err(|e| e.0)?;
-        let gateway = Gateway::new(opts, sessions)?;
-        Ok((engine, r.cmd_rx, r.resp_tx, gateway))
+        let journal = super::recover::recover(
+            &config,
+            &mut engine,
+            &mut sessions,
+            opts.truncate_journal_at_corruption,
+        )?;
+        let gateway = Gateway::new(gw, sessions)?;
+        Ok((engine, r.cmd_rx, r.resp_tx, gateway, journal))
     };
-    let (engine, cmd_rx, resp_tx, mut gateway) = match setup() {
+    let (engine, cmd_rx, resp_tx, mut gateway, journal) = match setup() {
         Ok(v) => v,
         Err(e) => {
             let _ = ready.send(Err(e.to_string()));
-            let _ = core_handle.send(None);
+            let _ = helpers_tx.send(Helpers::default());
             return Err(e.to_string());
         }
     };
     let t = config.threads.clone();
+    let mut helpers = Helpers::default();
+    let writer = match journal {
+        Some(j) => {
+            let cpu = t
+                .housekeeping_cpus
+                .first()
+                .copied()
+                .filter(|_| opts.pin_threads);
+            let hk = super::recover::spawn_housekeeping(
+                j.preparer,
+                j.flusher,
+                config.journal.durability,
+                cpu,
+                flags.core_stop.clone(),
+            )
+            .map_err(|e| e.to_string())?;
+            helpers.housekeeping = Some(hk);
+            Some(j.writer)
+        }
+        None => None,
+    };
     let n_sessions = config.accounts.len();
     let drain_limit = config.engine.drain_limit as usize;
-    if pin_threads {
+    if opts.pin_threads {
         pin(t.gateway_cpus[0], "gateway thread");
     }
     let mut idle = AnyIdle::new(t.idle);
@@ -286,51 +372,67 @@ fn serve_thread(
     let mut finished = Finished {
         sessions: SessionCounters::default(),
         core: CoreStats::default(),
+        journal_failed: false,
     };
     match t.mode {
         ThreadingMode::Shared => {
-            let _ = core_handle.send(None);
-            let (core, gate) = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit)
+            let _ = helpers_tx.send(helpers);
+            let (core, gate) = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit, writer)
                 .map_err(|e| e.to_string())?;
             let core = Rc::new(RefCell::new(core));
             let inline = core.clone();
-            gateway
-                .handler_mut()
-                .set_inline_agent(Box::new(move || run_core(&mut inline.borrow_mut(), &gate)));
-            gateway_loop(&mut gateway, &mut || 0, stop, &mut idle);
+            let fatal = flags.fatal.clone();
+            gateway.handler_mut().set_inline_agent(Box::new(move || {
+                run_core(&mut inline.borrow_mut(), &gate, &fatal)
+            }));
+            gateway_loop(&mut gateway, &mut || 0, &flags, &mut idle);
             finished.core = core.borrow().stats();
         }
         ThreadingMode::Dedicated => {
-            let (core_cpu, kind) = (t.core_cpu, t.idle);
+            let (core_cpu, kind, pin_threads) = (t.core_cpu, t.idle, opts.pin_threads);
+            let core_flags = flags.clone();
             let core_thread = std::thread::Builder::new()
                 .name("tickgate-core".into())
                 .spawn(move || {
                     if pin_threads {
                         pin(core_cpu, "core thread");
                     }
-                    let built = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit);
+                    let built =
+                        build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit, writer);
                     let Ok((mut core, _)) = built else {
                         return CoreStats::default();
                     };
                     let mut idle = AnyIdle::new(kind);
-                    while !core_stop.load(Ordering::Acquire) {
+                    while !core_flags.core_stop.load(Ordering::Acquire) {
                         let w = core.do_work();
+                        check_journal(&core, &core_flags.fatal);
                         idle.idle(w);
                     }
                     core.stats()
                 })
                 .map_err(|e| e.to_string())?;
-            let _ = core_handle.send(Some(core_thread));
+            helpers.core = Some(core_thread);
+            let _ = helpers_tx.send(helpers);
             let mut no_core = || 0;
-            gateway_loop(&mut gateway, &mut no_core, stop, &mut idle);
+            gateway_loop(&mut gateway, &mut no_core, &flags, &mut idle);
         }
     }
     finished.sessions = gateway.handler().counters();
     Ok(finished)
 }
 
+/// Raises `fatal` (once, with one log line) when the journal has stopped the core.
+fn check_journal(core: &ServeCore, fatal: &AtomicBool) {
+    if let Some(why) = core.journal_failure()
+        && !fatal.swap(true, Ordering::AcqRel)
+    {
+        eprintln!("tickgate: FATAL: the journal refused an append ({why}); stopping");
+    }
+}
+
 /// Runs core rounds while the response ring has room for one more round's events.
-fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>) -> usize {
+fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>, fatal: &AtomicBool) -> usize {
+    check_journal(core, fatal);
     let mut work = 0;
     for _ in 0..64 {
         if gate.borrow_mut().free_slots() < CORE_GATE_FREE_RECORDS {
@@ -350,13 +452,17 @@ fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>) -> usize {
 fn gateway_loop(
     gateway: &mut Gateway<Sessions>,
     other: &mut dyn FnMut() -> usize,
-    stop: &AtomicBool,
+    flags: &Flags,
     idle: &mut AnyIdle,
 ) {
     let mut deadline: Option<Instant> = None;
     loop {
         let work = gateway.do_work() + other();
-        if deadline.is_none() && stop.load(Ordering::Acquire) {
+        if flags.fatal.load(Ordering::Relaxed) {
+            // Not End of Session: the day goes on after a restart; clients reconnect.
+            break;
+        }
+        if deadline.is_none() && flags.stop.load(Ordering::Acquire) {
             gateway.handler_mut().end_session();
             deadline = Some(Instant::now() + DRAIN_TIMEOUT);
         }

@@ -3,6 +3,8 @@
 use core::ops::ControlFlow;
 use std::net::SocketAddr;
 
+use super::orders::OrderInfo;
+use super::record::INPUT_RECORD_BYTES;
 use super::{COD_CHANNEL, Sessions, monotonic_ns};
 use crate::engine::Command;
 use crate::engine::command::MassCancel;
@@ -328,10 +330,16 @@ impl Sessions {
 
     /// Pushes a command onto the ring to the core; `false` (counted) if it is full.
     pub(super) fn push_command(&mut self, cmd: &Command) -> bool {
+        self.push_input(cmd, None)
+    }
+
+    /// Pushes a command and, for an Enter/Replace, the order's session-side details
+    /// (journaled with it: see [`super::record`]); `false` (counted) if the ring is full.
+    pub(super) fn push_input(&mut self, cmd: &Command, info: Option<&OrderInfo>) -> bool {
         let ok = self
             .commands
-            .try_write(crate::engine::RECORD_BYTES, |buf| {
-                cmd.encode_into(buf);
+            .try_write(INPUT_RECORD_BYTES, |buf| {
+                super::record::encode(cmd, info, buf);
             })
             .is_ok();
         if !ok {

@@ -91,7 +91,7 @@ impl Sessions {
                     next_user_ref_num: a.user_ref_nums.next(idx),
                     options: ouch::Options::NONE,
                 });
-                self.emit(o.session, &reply, out);
+                self.answer(o.session, o.ts_ns, (idx, 0), &reply, out);
             }
         }
     }
@@ -187,8 +187,9 @@ impl Sessions {
                     return;
                 }
                 let cl = ouch::peek_cl_ord_id(msg).unwrap_or(Alpha::SPACES);
-                let j = translate::rejected(self.ts_ns(now), 0, urn, e.reject_reason(), cl);
-                self.emit(acc, &j, out);
+                let ts_ns = self.ts_ns(now);
+                let j = translate::rejected(ts_ns, 0, urn, e.reject_reason(), cl);
+                self.answer(acc, ts_ns, (0, urn), &j, out);
             }
             _ => self.send_debug(acc, e, out),
         }
@@ -220,7 +221,7 @@ impl Sessions {
     ) {
         self.counters.session_rejects += 1;
         let j = translate::rejected(o.ts_ns, idx, urn, r, cl);
-        self.emit(o.session, &j, out);
+        self.answer(o.session, o.ts_ns, (idx, urn), &j, out);
     }
 
     fn on_enter(&mut self, e: &EnterOrder, o: Origin, out: &mut Outbox<'_>) {
@@ -251,7 +252,7 @@ impl Sessions {
         {
             return self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
         }
-        if !self.push_command(&Command::Enter(cmd)) {
+        if !self.push_input(&Command::Enter(cmd), Some(&info)) {
             self.accounts[usize::from(o.session)]
                 .orders
                 .remove(idx, urn);
@@ -286,7 +287,7 @@ impl Sessions {
         if !orders.insert(idx, urn, info) {
             return self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
         }
-        if !self.push_command(&Command::Replace(cmd)) {
+        if !self.push_input(&Command::Replace(cmd), Some(&info)) {
             self.accounts[usize::from(o.session)]
                 .orders
                 .remove(idx, urn);
@@ -324,7 +325,7 @@ impl Sessions {
                 symbol: x.symbol,
                 options: ouch::Options::user_ref_idx_only(idx),
             });
-            return self.emit(o.session, &reply, out);
+            return self.answer(o.session, o.ts_ns, (idx, x.user_ref_num), &reply, out);
         };
         self.push_command(&Command::MassCancel(MassCancelCmd {
             ts_ns: o.ts_ns,
@@ -338,6 +339,7 @@ impl Sessions {
 
     fn on_order_entry_switch(&mut self, m: &Inbound, o: Origin, idx: u8, out: &mut Outbox<'_>) {
         let opts = ouch::Options::user_ref_idx_only(idx);
+        let urn = m.new_user_ref_num().unwrap_or(0);
         let a = &mut self.accounts[usize::from(o.session)];
         let reply = match m {
             Inbound::DisableOrderEntry(d) => {
@@ -360,6 +362,6 @@ impl Sessions {
             }
             _ => return,
         };
-        self.emit(o.session, &reply, out);
+        self.answer(o.session, o.ts_ns, (idx, urn), &reply, out);
     }
 }

@@ -26,6 +26,8 @@ mod handler;
 mod inbound;
 mod orders;
 mod outbound;
+pub mod record;
+mod recover;
 pub mod store;
 pub mod translate;
 
@@ -34,6 +36,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use account::{Account, BadAccount, COD_CHANNEL, Deferred, MAX_DEFERRED};
 pub use orders::{OrderInfo, OrderMap};
+pub use record::INPUT_RECORD_BYTES;
 pub use store::ReplayStore;
 
 use crate::config::Config;
@@ -78,6 +81,9 @@ pub struct SessionCounters {
     pub store_full: u64,
     /// Core events the session layer drops by design (`Ignored`).
     pub ignored_events: u64,
+    /// Session-layer answers sent without a place in the journal because the command
+    /// ring was full (a restart after a crash may number the stream differently).
+    pub unjournaled_answers: u64,
     /// Connections dropped as slow consumers while sending.
     pub slow_consumers: u64,
 }

@@ -85,6 +85,12 @@ impl OrderMap {
         self.map.remove(&key(user_ref_idx, user_ref_num))
     }
 
+    /// Forgets the orders still waiting for the core's first answer (after a
+    /// journal replay: their commands never reached the journal).
+    pub fn forget_in_flight(&mut self) {
+        self.map.retain(|_, info| info.order != OrderRef::NONE);
+    }
+
     /// Subtracts `qty` open shares; forgets the order when none are left.
     pub fn reduce(&mut self, user_ref_idx: u8, user_ref_num: u32, qty: u32) {
         let k = key(user_ref_idx, user_ref_num);

@@ -3,8 +3,9 @@
 
 use super::Sessions;
 use super::translate;
-use crate::engine::OrderEvent;
+use crate::engine::command::{ECHO_BYTES, Echo};
 use crate::engine::types::ALL_INSTRUMENTS;
+use crate::engine::{Command, OrderEvent};
 use crate::gateway::{ConnId, Outbox, SendError};
 use crate::proto::ouch::{Outbound, Symbol};
 use crate::proto::soupbin::{MAX_PACKET_LEN, encode_sequenced_with};
@@ -12,25 +13,49 @@ use crate::proto::wire::Alpha;
 
 impl Sessions {
     /// Appends `msg` to account `acc`'s stream and sends it if its client is live.
-    pub(super) fn emit(&mut self, acc: u16, msg: &Outbound, out: &mut Outbox<'_>) {
+    pub(super) fn emit(&mut self, acc: u16, msg: &Outbound, out: Option<&mut Outbox<'_>>) {
         let mut buf = [0u8; MAX_PACKET_LEN];
         let Ok(n) = encode_sequenced_with(&mut buf, |b| msg.encode(b)) else {
             return;
         };
+        self.emit_packet(acc, &buf[..n], out);
+    }
+
+    /// Appends an encoded OUCH message to `acc`'s stream and sends it if live.
+    fn emit_bytes(&mut self, acc: u16, msg: &[u8], out: Option<&mut Outbox<'_>>) {
+        let mut buf = [0u8; MAX_PACKET_LEN];
+        let written = encode_sequenced_with(&mut buf, |b| match b.get_mut(..msg.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(msg);
+                Ok(msg.len())
+            }
+            None => Err(crate::proto::wire::BufferTooSmall {
+                needed_bytes: msg.len(),
+                available_bytes: b.len(),
+            }),
+        });
+        if let Ok(n) = written {
+            self.emit_packet(acc, &buf[..n], out);
+        }
+    }
+
+    /// Appends a framed Sequenced Data packet to `acc`'s stream (its next number) and
+    /// sends it if the client is live. `out` is `None` while recovering (no clients).
+    fn emit_packet(&mut self, acc: u16, packet: &[u8], out: Option<&mut Outbox<'_>>) {
         let a = &mut self.accounts[usize::from(acc)];
         if a.ended {
             self.counters.store_full += 1;
             return;
         }
         let live = a.conn.is_some() && !a.replaying();
-        if a.store.append(&buf[..n]).is_err() {
+        if a.store.append(packet).is_err() {
             a.ended = true;
             let (name, conn) = (a.username, a.conn);
             self.counters.store_full += 1;
             self.logf(format_args!(
                 "account {name}: replay store full; ending its session"
             ));
-            if let Some(conn) = conn {
+            if let (Some(conn), Some(out)) = (conn, out) {
                 let mut z = [0u8; 4];
                 let zn = crate::proto::soupbin::Packet::EndOfSession
                     .encode(&mut z)
@@ -40,12 +65,43 @@ impl Sessions {
             }
             return;
         }
-        if !live {
+        let (true, Some(conn), Some(out)) = (live, a.conn, out) else {
             return;
-        }
-        let conn = a.conn.unwrap_or(ConnId::new(0, 0));
+        };
         a.send_next += 1;
-        self.send_live(conn, &buf[..n], out);
+        self.send_live(conn, packet, out);
+    }
+
+    /// A session-layer answer (a Rejected it decided, an Account Query Response, …):
+    /// sent through the core as an [`Echo`] so that it is journaled and takes its
+    /// place in the stream in order with the core's events. `consumed` is the
+    /// (UserRefIdx, UserRefNum) the message used up (UserRefNum 0: none).
+    pub(super) fn answer(
+        &mut self,
+        acc: u16,
+        ts_ns: u64,
+        consumed: (u8, u32),
+        msg: &Outbound,
+        out: &mut Outbox<'_>,
+    ) {
+        let mut bytes = [0u8; ECHO_BYTES];
+        let Ok(len) = msg.encode(&mut bytes) else {
+            // Every session-layer answer fits (tested); keep the stream whole anyway.
+            self.counters.unjournaled_answers += 1;
+            return self.emit(acc, msg, Some(out));
+        };
+        let echo = Command::Echo(Echo {
+            ts_ns,
+            session: acc,
+            user_ref_idx: consumed.0,
+            user_ref_num: consumed.1,
+            len: len as u8,
+            bytes,
+        });
+        if !self.push_command(&echo) {
+            self.counters.unjournaled_answers += 1;
+            self.emit(acc, msg, Some(out));
+        }
     }
 
     fn send_live(&mut self, conn: ConnId, bytes: &[u8], out: &mut Outbox<'_>) {
@@ -69,7 +125,7 @@ impl Sessions {
             };
             work += 1;
             match ev {
-                Some(ev) => self.on_event(&ev, out),
+                Some(ev) => self.on_event(&ev, Some(out)),
                 None => self.counters.ignored_events += 1,
             }
         }
@@ -86,11 +142,17 @@ impl Sessions {
             .unwrap_or(Alpha::SPACES)
     }
 
-    fn on_event(&mut self, ev: &OrderEvent, out: &mut Outbox<'_>) {
+    /// One core event: into the session's stream (sent if live), and the order map
+    /// kept in step. `out` is `None` while recovering.
+    pub(super) fn on_event(&mut self, ev: &OrderEvent, mut out: Option<&mut Outbox<'_>>) {
         let acc = ev.session();
         if usize::from(acc) >= self.accounts.len() {
             self.counters.ignored_events += 1;
             return;
+        }
+        if let OrderEvent::Echoed(e) = ev {
+            let len = usize::from(e.len).min(ECHO_BYTES);
+            return self.emit_bytes(acc, &e.bytes[..len], out);
         }
         let symbol = match ev {
             OrderEvent::Accepted(e) => self.symbol(e.instrument),
@@ -108,7 +170,8 @@ impl Sessions {
             return;
         };
         self.track(acc, ev);
-        self.emit(acc, &msg, out);
+        self.emit(acc, &msg, out.as_deref_mut());
+        let Some(out) = out else { return };
         if matches!(
             ev,
             OrderEvent::Accepted(_) | OrderEvent::Replaced(_) | OrderEvent::Rejected(_)
@@ -220,5 +283,6 @@ fn event_key(ev: &OrderEvent) -> (u8, u32) {
         OrderEvent::MassCancelResponse(e) => (e.user_ref_idx, e.user_ref_num),
         OrderEvent::Restated(e) => (e.user_ref_idx, e.user_ref_num),
         OrderEvent::Ignored(e) => (e.user_ref_idx, e.user_ref_num),
+        OrderEvent::Echoed(e) => (e.user_ref_idx, e.user_ref_num),
     }
 }

@@ -228,7 +228,7 @@ pub fn outbound(ev: &OrderEvent, info: Option<&OrderInfo>, symbol: Symbol) -> Op
                 ..echo(e.user_ref_idx)
             },
         }),
-        OrderEvent::Ignored(_) => return None,
+        OrderEvent::Ignored(_) | OrderEvent::Echoed(_) => return None,
     })
 }
 

@@ -123,6 +123,14 @@ impl RefEngine {
             Command::SetTradingState(c) => self.set_state(c),
             Command::SystemEvent(c) => self.system_event(c),
             Command::Tick(_) => {}
+            Command::Echo(c) => self.o(OrderEvent::Echoed(tickgate::engine::event::Echoed {
+                ts_ns: c.ts_ns,
+                session: c.session,
+                user_ref_idx: c.user_ref_idx,
+                user_ref_num: c.user_ref_num,
+                len: c.len,
+                bytes: c.bytes,
+            })),
         }
         std::mem::take(&mut self.out)
     }

@@ -2,12 +2,14 @@
 //! backoff idling, and helpers over the blocking client.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tickgate::client::{Client, Event, LoginParams};
 use tickgate::config::{AccountConfig, Config, DEFAULT_TOML};
 use tickgate::proto::ouch::Outbound;
-use tickgate::server::{Running, spawn};
+use tickgate::server::{Finished, Running, spawn};
 
 /// The embedded config on a free port, spin-park idling, small stores, `accounts`
 /// extra generated accounts (`U0001`…) besides DEMO1/DEMO2.
@@ -31,9 +33,52 @@ pub fn config(extra_accounts: usize) -> Config {
     c
 }
 
-/// A running server (not pinned: tests share the CPUs).
-pub fn server(c: Config) -> Running {
-    spawn(c, false).expect("server starts")
+/// A running server whose journal lives in its own temporary directory, removed
+/// when the server is dropped.
+pub struct TestServer {
+    running: Option<Running>,
+    /// The journal base directory.
+    pub journal_dir: PathBuf,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+}
+
+impl TestServer {
+    /// Stops the server (End of Session, drain) and reports its counters.
+    pub fn stop_and_join(mut self) -> Result<Finished, Box<dyn std::error::Error + Send + Sync>> {
+        self.running.take().expect("running").stop_and_join()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.running.take());
+        let _ = std::fs::remove_dir_all(&self.journal_dir);
+    }
+}
+
+/// A fresh journal base directory for one test server.
+pub fn journal_base() -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tickgate-test-journal-{}-{n}", std::process::id()))
+}
+
+/// A running server (not pinned: tests share the CPUs), journaling into a fresh
+/// temporary directory (2 MiB segments, so tests also cross segment boundaries).
+pub fn server(mut c: Config) -> TestServer {
+    let dir = journal_base();
+    c.journal.dir = dir.clone();
+    c.journal.segment_mib = 2;
+    TestServer {
+        running: Some(spawn(c, false).expect("server starts")),
+        journal_dir: dir,
+    }
 }
 
 /// Logs in as `user` / `secret`, receiving live messages only (sequence 0).
@@ -60,4 +105,32 @@ pub fn expect(c: &mut Client, t: u8) -> Outbound {
     let (_, m) = next(c);
     assert_eq!(m.message_type(), t, "expected {:?}, got {m:?}", t as char);
     m
+}
+
+/// Removes a directory when dropped.
+pub struct DirGuard(pub PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server journaling into `dir` (2 MiB segments), which outlives it: for restarts.
+pub fn server_at(
+    mut c: Config,
+    dir: &std::path::Path,
+    opts: tickgate::server::StartOptions,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    c.journal.dir = dir.to_path_buf();
+    c.journal.segment_mib = 2;
+    tickgate::server::spawn_with(c, opts)
+}
+
+/// Logs in as `user` / `secret` asking for the stream from `from` (1 = everything).
+pub fn login_from(s: &Running, user: &str, from: u64) -> Client {
+    let params = LoginParams::new(user, "secret").from_sequence(from);
+    let mut c = Client::connect(s.addr, &params).expect("login");
+    c.set_heartbeat_interval(Duration::from_millis(500));
+    c
 }
