@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use super::report::{self, Machine, Percentiles, latency_histogram, ratio};
 use crate::clock::Clock;
-use crate::engine::RECORD_BYTES;
 use crate::journal::{
     self, Durability, Flusher, JournalConfig, JournalReader, JournalWriter, ReadOptions, Recovery,
     SegmentPreparer, frame_bytes,
 };
+use crate::session::INPUT_RECORD_BYTES as RECORD_BYTES;
 
 /// Options of `tickgate bench journal`.
 #[derive(Debug, Clone, clap::Args)]

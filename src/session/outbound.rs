@@ -286,3 +286,53 @@ fn event_key(ev: &OrderEvent) -> (u8, u32) {
         OrderEvent::Echoed(e) => (e.user_ref_idx, e.user_ref_num),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ouch::{self, Options, RejectReason};
+
+    /// Every answer the session layer sends through the core fits an `Echo`, with the
+    /// largest appendage it can carry (a UserRefIdx).
+    #[test]
+    fn every_session_answer_fits_an_echo() {
+        let opts = Options::user_ref_idx_only(255);
+        let answers = [
+            translate::rejected(
+                u64::MAX,
+                255,
+                u32::MAX,
+                RejectReason::InvalidSymbol,
+                Alpha::padded("ABCDEFGHIJKLMN"),
+            ),
+            Outbound::AccountQueryResponse(ouch::AccountQueryResponse {
+                timestamp: u64::MAX,
+                next_user_ref_num: u32::MAX,
+                options: Options::NONE,
+            }),
+            Outbound::MassCancelResponse(ouch::MassCancelResponse {
+                timestamp: u64::MAX,
+                user_ref_num: u32::MAX,
+                firm: Alpha::padded("FIRM"),
+                symbol: Alpha::padded("SYMBOL12"),
+                options: opts,
+            }),
+            Outbound::DisableOrderEntryResponse(ouch::DisableOrderEntryResponse {
+                timestamp: u64::MAX,
+                user_ref_num: u32::MAX,
+                firm: Alpha::padded("FIRM"),
+                options: opts,
+            }),
+            Outbound::EnableOrderEntryResponse(ouch::EnableOrderEntryResponse {
+                timestamp: u64::MAX,
+                user_ref_num: u32::MAX,
+                firm: Alpha::padded("FIRM"),
+                options: opts,
+            }),
+        ];
+        for a in answers {
+            let mut buf = [0u8; ECHO_BYTES];
+            assert!(a.encode(&mut buf).is_ok(), "{a:?} does not fit an Echo");
+        }
+    }
+}
