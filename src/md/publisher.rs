@@ -18,11 +18,13 @@
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::reader::ItchReader;
 use super::socket::{self, MulticastTarget};
 use super::store::RecentMessages;
+use crate::affinity::Idle;
 use crate::proto::moldudp::{
     HEADER_LEN, MAX_PACKET_BYTES, PacketBuilder, RequestPacket, Session, encode_end_of_session,
     encode_heartbeat,
@@ -158,6 +160,21 @@ impl Publisher {
             work += 1;
         }
         work
+    }
+
+    /// Runs the agent on the calling thread until `stop` is set, idling with `idle`
+    /// (the publisher is not latency-critical: a spin-then-park strategy suits it),
+    /// then sends what is left and the end-of-session packet.
+    pub fn run(&mut self, stop: &AtomicBool, idle: &mut impl Idle) -> PublisherStats {
+        // Pairs with the Release store of whoever stops the agent.
+        while !stop.load(Ordering::Acquire) {
+            let work = self.do_work();
+            idle.idle(work, || {
+                self.reader.lag() > 0 || stop.load(Ordering::Relaxed)
+            });
+        }
+        self.end_of_session();
+        self.stats
     }
 
     /// Sends every message left in the ring, then the end-of-session packet.
