@@ -300,3 +300,60 @@ fn a_retransmission_request_is_answered_from_the_recent_messages() {
     assert_eq!(stats.requests_refused, 3);
     assert!(Message::decode(&message(1)).is_ok());
 }
+
+/// The operator tool `examples/md_listen.rs` prints what the publisher sends and stops
+/// at end of session.
+#[test]
+fn md_listen_prints_every_message_and_stops_at_end_of_session() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/md_listen");
+    if !example.exists() {
+        eprintln!("skipped: {} not built", example.display());
+        return;
+    }
+    // Pick a free group port by binding a receiver and closing it.
+    let (probe, group) = receiver();
+    drop(probe);
+    let mut child = Command::new(&example)
+        .args(["--group", &group.to_string(), "--interface", "127.0.0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+
+    let mut writer = ring(64);
+    let mut publisher = Publisher::new(
+        ItchReader::new(writer.reader()),
+        PublisherConfig::new(session(), group),
+    )
+    .unwrap();
+    for i in 1..=5 {
+        writer.publish(&message(i)).unwrap();
+    }
+    publisher.end_of_session();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.trim_start().starts_with(&(i + 1).to_string()), "{l}");
+        assert!(l.contains("OrderDelete"), "{l}");
+    }
+}
