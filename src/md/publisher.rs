@@ -177,9 +177,11 @@ impl Publisher {
         self.stats
     }
 
-    /// Sends every message left in the ring, then the end-of-session packet.
+    /// Sends the messages written to the ring before this call, then the
+    /// end-of-session packet. Stop the core first, or later messages go unsent.
     pub fn end_of_session(&mut self) {
-        while self.publish_new() > 0 {}
+        let target = self.next_seq + self.reader.lag();
+        while self.next_seq < target && self.publish_new() > 0 {}
         self.send_control(true);
     }
 
