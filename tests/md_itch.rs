@@ -442,3 +442,32 @@ fn publishing_itch_allocates_nothing() {
     assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
     assert_eq!(out.stats.published, 100_000);
 }
+
+/// An algo maps the ring file and reads the core's ITCH in place.
+#[test]
+fn a_reader_attached_to_a_ring_file_reads_the_itch_the_output_writes() {
+    let path = std::path::PathBuf::from(format!(
+        "/dev/shm/tickgate-test-{}-md-itch",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let layout = Layout {
+        capacity: 64,
+        slot_bytes: 64,
+    };
+    let writer = broadcast::Writer::create(&path, layout).unwrap();
+    let mut out = ItchMarketOutput::new(writer, symbols());
+    let mut reader = tickgate::md::ItchReader::attach(&path, Some(layout)).unwrap();
+    let kinds = every_kind();
+    for (event, _) in &kinds {
+        out.try_publish(event).unwrap();
+    }
+    let mut got = Vec::new();
+    let polled = reader.poll(64, |seq, msg| got.push((seq, Message::decode(msg))));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(polled, Ok(kinds.len()));
+    for (i, (seq, message)) in got.into_iter().enumerate() {
+        assert_eq!(seq, i as u64 + 1);
+        assert_eq!(message, Ok(kinds[i].1));
+    }
+}
