@@ -33,6 +33,9 @@ pub struct Config {
     /// The matching core's input journal (`docs/JOURNAL.md`).
     #[serde(default)]
     pub journal: JournalSection,
+    /// ITCH 5.0 over MoldUDP64 multicast (`docs/MARKETDATA.md`).
+    #[serde(default)]
+    pub marketdata: crate::md::MarketDataSection,
 }
 
 /// `[journal]`: where and how safely the core journals its input.

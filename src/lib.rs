@@ -27,6 +27,7 @@ pub mod gateway;
 #[cfg(not(loom))]
 pub mod ipc;
 pub mod journal;
+pub mod md;
 pub mod proto;
 pub mod ring;
 pub mod server;
