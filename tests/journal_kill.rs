@@ -313,6 +313,7 @@ fn kill_and_recover(rounds: usize) {
             "replay_bytes_per_session = 16777216",
         )
         .replace("max_orders = 1048576", "max_orders = 65536")
+        .replace("retransmit_port = 15002", "retransmit_port = 0")
         .replace("log_events = true", "log_events = false")
         .replace("segment_mib = 64", "segment_mib = 2");
     std::fs::write(&config, text).unwrap();

@@ -16,6 +16,7 @@ use crate::engine::core::{Core, CoreStats, OutputFull, SessionOutput};
 use crate::engine::{Engine, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::journal::JournalWriter;
+use crate::md::{ItchMarketOutput, Publisher, PublisherStats, Symbols};
 use crate::proto::wire::Alpha;
 use crate::ring::broadcast;
 use crate::ring::shm::Layout;
@@ -38,9 +39,12 @@ pub struct Running {
     core_stop: Arc<AtomicBool>,
     /// Set when the core stopped taking input because the journal failed.
     fatal: Arc<AtomicBool>,
+    /// Stop the market-data publisher (after the core).
+    md_stop: Arc<AtomicBool>,
     gateway: Option<JoinHandle<Result<Finished, String>>>,
     core: Option<JoinHandle<CoreStats>>,
     housekeeping: Option<JoinHandle<()>>,
+    publisher: Option<JoinHandle<PublisherStats>>,
 }
 
 /// What a stopped server reports.
@@ -82,6 +86,10 @@ impl Running {
         if let Some(h) = self.core.take() {
             finished.core = h.join().map_err(|_| "the core thread panicked")?;
         }
+        self.md_stop.store(true, Ordering::Release);
+        if let Some(h) = self.publisher.take() {
+            h.join().map_err(|_| "the market-data thread panicked")?;
+        }
         if let Some(h) = self.housekeeping.take() {
             h.join().map_err(|_| "the housekeeping thread panicked")?;
         }
@@ -98,6 +106,10 @@ impl Drop for Running {
             let _ = h.join();
         }
         if let Some(h) = self.core.take() {
+            let _ = h.join();
+        }
+        self.md_stop.store(true, Ordering::Release);
+        if let Some(h) = self.publisher.take() {
             let _ = h.join();
         }
         if let Some(h) = self.housekeeping.take() {
@@ -123,7 +135,7 @@ impl SessionOutput for SharedResponses {
     }
 }
 
-type ServeCore = Core<spsc::Consumer, SharedResponses, broadcast::Writer>;
+type ServeCore = Core<spsc::Consumer, SharedResponses, ItchMarketOutput>;
 
 /// The rings between the gateway and the core.
 struct Rings {
@@ -166,22 +178,56 @@ fn build_core(
     sessions: usize,
     drain_limit: usize,
     journal: Option<JournalWriter>,
+    market: ItchMarketOutput,
 ) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
     let shared = Rc::new(RefCell::new(resp_tx));
     let outputs = (0..sessions)
         .map(|_| SharedResponses(shared.clone()))
         .collect();
-    let market = broadcast::new(Layout {
-        capacity: 1 << 16,
-        slot_bytes: (MD_RECORD_BYTES + broadcast::SLOT_HEADER_BYTES).next_multiple_of(64),
-    })
-    .map_err(|e| format!("market-data ring: {e:?}"))?;
     let mut core =
         Core::new(engine, vec![cmd_rx], outputs, market, drain_limit).map_err(|e| e.to_string())?;
     if let Some(writer) = journal {
         core = core.with_journal(writer);
     }
     Ok((core, shared))
+}
+
+/// The core's market-data output: ITCH 5.0 messages on a broadcast ring, and (when
+/// `marketdata.enabled`) the MoldUDP64 publisher thread reading it, started before the
+/// core runs so that it misses nothing.
+fn market_data(
+    config: &Config,
+    engine: &Engine,
+    session: Alpha<10>,
+    pin_threads: bool,
+    stop: Arc<AtomicBool>,
+) -> Result<(ItchMarketOutput, Option<JoinHandle<PublisherStats>>), Error> {
+    let ring = broadcast::new(Layout {
+        capacity: 1 << 16,
+        slot_bytes: (MD_RECORD_BYTES + broadcast::SLOT_HEADER_BYTES).next_multiple_of(64),
+    })
+    .map_err(|e| format!("market-data ring: {e:?}"))?;
+    let market = ItchMarketOutput::new(ring, Symbols::from_instruments(engine.instruments()));
+    if !config.marketdata.enabled {
+        return Ok((market, None));
+    }
+    let pc = config
+        .marketdata
+        .publisher_config(session)
+        .map_err(|e| e.to_string())?;
+    let mut publisher =
+        Publisher::new(market.reader(), pc).map_err(|e| format!("market-data publisher: {e}"))?;
+    let cpu = Some(config.threads.publisher_cpu).filter(|_| pin_threads);
+    let handle = std::thread::Builder::new()
+        .name("tickgate-md".into())
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                pin(cpu, "market-data publisher");
+            }
+            let mut idle = SpinThenPark::new(&PARKER, 1_000, Duration::from_micros(200));
+            publisher.run(&stop, &mut idle)
+        })?;
+    Ok((market, Some(handle)))
 }
 
 /// How a hot thread of `serve` idles (the config's [`IdleKind`]).
@@ -251,6 +297,7 @@ pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> 
     let flags = Flags {
         stop: Arc::new(AtomicBool::new(false)),
         core_stop: Arc::new(AtomicBool::new(false)),
+        md_stop: Arc::new(AtomicBool::new(false)),
         fatal: Arc::new(AtomicBool::new(false)),
     };
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -282,10 +329,12 @@ pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> 
         threads,
         stop: flags.stop,
         core_stop: flags.core_stop,
+        md_stop: flags.md_stop,
         fatal: flags.fatal,
         gateway: Some(gateway),
         core: helpers.core,
         housekeeping: helpers.housekeeping,
+        publisher: helpers.publisher,
     })
 }
 
@@ -298,6 +347,8 @@ struct Flags {
     stop: Arc<AtomicBool>,
     /// Stop the core and housekeeping (after the gateway).
     core_stop: Arc<AtomicBool>,
+    /// Stop the market-data publisher (after the core).
+    md_stop: Arc<AtomicBool>,
     /// The journal failed: stop the gateway too.
     fatal: Arc<AtomicBool>,
 }
@@ -307,6 +358,7 @@ struct Flags {
 struct Helpers {
     core: Option<JoinHandle<CoreStats>>,
     housekeeping: Option<JoinHandle<()>>,
+    publisher: Option<JoinHandle<PublisherStats>>,
 }
 
 fn serve_thread(
@@ -361,13 +413,32 @@ fn serve_thread(
         }
         None => None,
     };
+    let name = gateway.handler().session_name();
+    let md = market_data(
+        &config,
+        &engine,
+        name,
+        opts.pin_threads,
+        flags.md_stop.clone(),
+    );
+    let market = match md {
+        Ok((market, publisher)) => {
+            helpers.publisher = publisher;
+            market
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            flags.core_stop.store(true, Ordering::Release);
+            let _ = helpers_tx.send(helpers);
+            return Err(e.to_string());
+        }
+    };
     let n_sessions = config.accounts.len();
     let drain_limit = config.engine.drain_limit as usize;
     if opts.pin_threads {
         pin(t.gateway_cpus[0], "gateway thread");
     }
     let mut idle = AnyIdle::new(t.idle);
-    let name = gateway.handler().session_name();
     let _ = ready.send(Ok((gateway.local_addr(), name)));
     let mut finished = Finished {
         sessions: SessionCounters::default(),
@@ -377,8 +448,16 @@ fn serve_thread(
     match t.mode {
         ThreadingMode::Shared => {
             let _ = helpers_tx.send(helpers);
-            let (core, gate) = build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit, writer)
-                .map_err(|e| e.to_string())?;
+            let (core, gate) = build_core(
+                engine,
+                cmd_rx,
+                resp_tx,
+                n_sessions,
+                drain_limit,
+                writer,
+                market,
+            )
+            .map_err(|e| e.to_string())?;
             let core = Rc::new(RefCell::new(core));
             let inline = core.clone();
             let fatal = flags.fatal.clone();
@@ -397,8 +476,15 @@ fn serve_thread(
                     if pin_threads {
                         pin(core_cpu, "core thread");
                     }
-                    let built =
-                        build_core(engine, cmd_rx, resp_tx, n_sessions, drain_limit, writer);
+                    let built = build_core(
+                        engine,
+                        cmd_rx,
+                        resp_tx,
+                        n_sessions,
+                        drain_limit,
+                        writer,
+                        market,
+                    );
                     let Ok((mut core, _)) = built else {
                         return CoreStats::default();
                     };

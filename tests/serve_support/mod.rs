@@ -20,6 +20,8 @@ pub fn config(extra_accounts: usize) -> Config {
     c.gateway.max_open_orders_per_session = 1024;
     c.gateway.log_events = std::env::var_os("TICKGATE_TEST_LOG").is_some();
     c.threads.idle = tickgate::affinity::IdleKind::SpinPark;
+    // Servers run in parallel: no fixed retransmission port.
+    c.marketdata.retransmit_port = 0;
     c.engine.max_orders = 1 << 16;
     c.engine.max_sessions = (2 + extra_accounts).max(64) as u16;
     for i in 0..extra_accounts {
