@@ -83,10 +83,23 @@ struct Housekeeping {
 }
 
 impl Housekeeping {
-    fn start(mut prep: SegmentPreparer, mut flusher: Option<Flusher>) -> Self {
+    /// Starts the preparer and flusher on a thread that does not share `writer_cpu`
+    /// and runs at normal priority: a thread inherits its creator's affinity and
+    /// policy, and a `SCHED_FIFO` writer spinning on its CPU for durability would
+    /// otherwise never let the flusher run there.
+    fn start(mut prep: SegmentPreparer, mut flusher: Option<Flusher>, writer_cpu: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let s = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
+            let other = crate::affinity::available_cpus()
+                .into_iter()
+                .find(|&c| c != writer_cpu);
+            if let Some(cpu) = other {
+                let _ = crate::affinity::pin_current_thread(cpu);
+            }
+            let normal = libc::sched_param { sched_priority: 0 };
+            // SAFETY: sets this thread's own policy; `normal` outlives the call.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) };
             while !s.load(Ordering::Relaxed) {
                 let work = prep.do_work() + flusher.as_mut().map_or(0, Flusher::do_work);
                 if work == 0 {
@@ -120,6 +133,7 @@ fn open(
     dir: &Path,
     segment_bytes: usize,
     durability: Durability,
+    writer_cpu: usize,
 ) -> Result<(JournalWriter, Housekeeping), journal::JournalError> {
     let cfg = JournalConfig {
         segment_bytes,
@@ -129,7 +143,7 @@ fn open(
     };
     let (w, prep, flusher) = journal::open_writer(&cfg, &Recovery::default())?;
     let flusher = (durability == Durability::Sync).then_some(flusher);
-    Ok((w, Housekeeping::start(prep, flusher)))
+    Ok((w, Housekeeping::start(prep, flusher, writer_cpu)))
 }
 
 /// One floor round: copy a record frame into the next slot of a pre-faulted buffer.
@@ -236,7 +250,7 @@ fn measure(
     }
     let (mut floor, mut append) = (latency_histogram(), latency_histogram());
     let process_dir = scratch(&args.dir, "process");
-    let (mut w, hk) = open(&process_dir.0, args.segment_bytes, Durability::Process)?;
+    let (mut w, hk) = open(&process_dir.0, args.segment_bytes, Durability::Process, args.cpu)?;
     let mut buf = vec![1u8; args.segment_bytes];
     let per_round = (args.records / args.rounds.max(1)).max(1);
     for round in 0..args.rounds + 1 {
@@ -261,7 +275,7 @@ fn measure(
     drop(process_dir);
 
     let sync_dir = scratch(&args.dir, "sync");
-    let (mut w, hk) = open(&sync_dir.0, args.segment_bytes, Durability::Sync)?;
+    let (mut w, hk) = open(&sync_dir.0, args.segment_bytes, Durability::Sync, args.cpu)?;
     let (mut commit, mut append_sync) = (latency_histogram(), latency_histogram());
     sync_commits(clock, &mut w, args.sync_commits, &mut commit);
     let (sync_rate, per_flush) = sync_stream(clock, &mut w, args.sync_seconds, &mut append_sync);
