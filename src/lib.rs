@@ -29,6 +29,7 @@ pub mod ipc;
 pub mod journal;
 pub mod proto;
 pub mod ring;
+pub mod risk;
 pub mod server;
 pub mod session;
 pub mod tune;
