@@ -266,13 +266,13 @@ impl Ledger {
             return;
         };
         let leaves = leaves & !BUY;
-        let old = h.leaves();
+        let before = *h;
         h.leaves_side = if leaves == 0 {
             0
         } else {
-            leaves | (h.leaves_side & BUY)
+            leaves | (before.leaves_side & BUY)
         };
-        let h = *h;
+        let (h, old) = (before, before.leaves());
         if let Some(urn) = user_ref_num {
             self.cold[i].user_ref_num = urn;
         }
