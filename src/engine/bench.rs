@@ -185,6 +185,7 @@ pub fn report_with(
         chain_json = c.print_and_json();
         if let Some(dir) = &args.hgrm_dir {
             write_hgrm(dir, "engine-risk-chain", &c.chain)?;
+            write_hgrm(dir, "engine-risk-chain-enter", &c.enter)?;
             write_hgrm(dir, "engine-risk-chain-floor", &c.floor)?;
         }
     }
