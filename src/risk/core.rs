@@ -423,19 +423,18 @@ impl RiskCore {
     /// Kill switch: blocks `account` (new orders and replaces are rejected with
     /// [`RiskReject::FirmNotAuthorized`]) and cancels every open order of it through
     /// the engine (a full Cancel per order: `Canceled`, reason `U`; no UserRefNum is
-    /// consumed). Returns the orders cancelled. Takes time proportional to the highest
-    /// order-pool index in use (a scan of 24-byte slots), not to the command stream.
+    /// consumed). Returns the orders cancelled. Takes one scan of the ledger up to the
+    /// highest order-pool index in use (8-byte entries), not per command.
     pub fn kill<S: EventSink>(&mut self, account: u16, ts_ns: u64, sink: &mut S) -> u32 {
         let Some(a) = self.accounts.get_mut(usize::from(account)) else {
             return 0;
         };
         a.blocked = true;
         let mut canceled = 0;
-        let mut i = 0;
-        while self.ledger.open_orders(account).unwrap_or(0) > 0 {
-            let Some((order, cold)) = self.ledger.orders_of(account).nth(i) else {
-                break;
-            };
+        let mut from = 0;
+        // One forward pass: a cancel only removes orders, so the scan never revisits.
+        while let Some((i, order, cold)) = self.ledger.next_order_of(account, from) {
+            from = i + 1;
             let cancel = Command::Cancel(Cancel {
                 ts_ns,
                 session: account,
@@ -449,11 +448,7 @@ impl RiskCore {
                 inner: sink,
             };
             self.engine.process(&cancel, &mut obs);
-            if self.ledger.live(order).is_some() {
-                i += 1; // not cancellable (cannot happen for a full cancel); skip it
-            } else {
-                canceled += 1;
-            }
+            canceled += u32::from(self.ledger.live(order).is_none());
         }
         self.counters.kill_cancels += u64::from(canceled);
         canceled

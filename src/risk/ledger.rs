@@ -165,14 +165,17 @@ impl Ledger {
         }
     }
 
-    /// Live orders of `session` as (handle, cold), lowest pool index first.
-    pub(crate) fn orders_of(&self, session: u16) -> impl Iterator<Item = (OrderRef, Cold)> + '_ {
-        self.hot[..self.high_index as usize]
+    /// The first live order of `session` at pool index `from` or above:
+    /// (its index, handle, cold entry).
+    pub(crate) fn next_order_of(&self, session: u16, from: u32) -> Option<(u32, OrderRef, Cold)> {
+        let end = self.high_index as usize;
+        let start = (from as usize).min(end);
+        let offset = self.hot[start..end]
             .iter()
-            .zip(&self.cold)
-            .enumerate()
-            .filter(move |(_, (h, _))| h.leaves() != 0 && h.session == session)
-            .map(|(i, (_, c))| (OrderRef::new(i as u32, c.generation), *c))
+            .position(|h| h.leaves() != 0 && h.session == session)?;
+        let i = start + offset;
+        let c = self.cold[i];
+        Some((i as u32, OrderRef::new(i as u32, c.generation), c))
     }
 
     /// Updates the books from one session event of the engine.
