@@ -68,7 +68,7 @@ struct AccountState {
 /// ```
 /// use tickgate::config::Config;
 /// use tickgate::risk::RiskCore;
-/// let mut core = RiskCore::from_config(&Config::embedded()).unwrap();
+/// let core = RiskCore::from_config(&Config::embedded()).unwrap();
 /// assert_eq!(core.open_orders(0), Some(0));
 /// ```
 #[derive(Debug, Clone)]
