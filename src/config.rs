@@ -36,6 +36,9 @@ pub struct Config {
     /// ITCH 5.0 over MoldUDP64 multicast (`docs/MARKETDATA.md`).
     #[serde(default)]
     pub marketdata: crate::md::MarketDataSection,
+    /// Pre-trade risk limits, throttles and overload protection (`docs/RISK.md`).
+    #[serde(default)]
+    pub risk: RiskConfig,
 }
 
 /// `[journal]`: where and how safely the core journals its input.
@@ -301,6 +304,26 @@ impl Config {
         if t.gateway_cpus.is_empty() {
             return Err(ConfigError::Invalid("threads.gateway_cpus is empty".into()));
         }
+        let r = &self.risk;
+        if r.overload_high_water_pct == 0
+            || r.overload_high_water_pct > 100
+            || r.overload_low_water_pct >= r.overload_high_water_pct
+        {
+            return Err(ConfigError::Invalid(format!(
+                "risk.overload_high_water_pct = {} and overload_low_water_pct = {}: \
+                 need 0 <= low < high <= 100",
+                r.overload_high_water_pct, r.overload_low_water_pct
+            )));
+        }
+        for name in r.account.keys() {
+            if !self.accounts.iter().any(|a| &a.username == name) {
+                return Err(ConfigError::Invalid(format!(
+                    "[risk.account.{name}] names no [[account]]; fix the username or add \
+                     the account"
+                )));
+            }
+            r.for_account(name)?;
+        }
         if t.mode == ThreadingMode::Dedicated && t.gateway_cpus.contains(&t.core_cpu) {
             return Err(ConfigError::Invalid(format!(
                 "threads.mode = \"dedicated\" but core_cpu {} is also a gateway CPU; \
@@ -371,6 +394,117 @@ pub struct AccountConfig {
     pub cancel_on_disconnect: bool,
 }
 
+/// One account's risk settings (`[risk.defaults]`, overridden key by key in
+/// `[risk.account.USERNAME]`): pre-trade limits (checked in the matching core) and
+/// message-rate throttles (checked on the gateway thread). A limit of 0 is off. Reject
+/// codes are listed in `docs/CONFIG.md` and `docs/RISK.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountRiskConfig {
+    /// Largest quantity of one order (OUCH 0x0031).
+    pub max_order_qty: u32,
+    /// Largest quantity × price of one order, in whole currency units (OUCH 0x0030).
+    pub max_order_notional: u64,
+    /// Orders open at once (OUCH 0x0020).
+    pub max_open_orders: u32,
+    /// Largest worst-case net position per instrument in shares: position from fills
+    /// plus open same-side quantity plus the order (OUCH 0x0020).
+    pub max_position: u64,
+    /// Price collar: a buy above (sell below) the reference price by more than this many
+    /// basis points of it is rejected (OUCH 0x0026).
+    pub collar_bps: u32,
+    /// Price collar in ticks; when both collars are set the tighter applies.
+    pub collar_ticks: u32,
+    /// Sustained Enter/Replace messages per second (OUCH 0x0029 above it).
+    pub order_rate_per_s: u32,
+    /// Enter/Replace messages accepted at once.
+    pub order_burst: u32,
+    /// Sustained Cancel/Modify/Mass Cancel messages per second.
+    pub cancel_rate_per_s: u32,
+    /// Cancel-class messages accepted at once.
+    pub cancel_burst: u32,
+    /// Window in which throttled messages are counted.
+    pub throttle_window_ms: u64,
+    /// Throttled messages of one class within a window above which the session is
+    /// logged out (cancel-on-disconnect applies).
+    pub throttle_logout_after: u32,
+}
+
+impl Default for AccountRiskConfig {
+    fn default() -> Self {
+        Self {
+            max_order_qty: 100_000,
+            max_order_notional: 10_000_000,
+            max_open_orders: 10_000,
+            max_position: 1_000_000,
+            collar_bps: 500,
+            collar_ticks: 0,
+            order_rate_per_s: 10_000,
+            order_burst: 1_000,
+            cancel_rate_per_s: 20_000,
+            cancel_burst: 2_000,
+            throttle_window_ms: 1_000,
+            throttle_logout_after: 5_000,
+        }
+    }
+}
+
+/// The `[risk]` table: overload protection of the core's input rings and the
+/// accounts' limits and throttles.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Percent of a core input ring in use at which new orders are rejected "system
+    /// busy" (OUCH 0x000A) before they reach it; cancels still pass.
+    pub overload_high_water_pct: u8,
+    /// Percent in use at or below which a busy ring takes new orders again.
+    pub overload_low_water_pct: u8,
+    /// Limits and throttles of every account (`[risk.defaults]`).
+    pub defaults: AccountRiskConfig,
+    /// Per-account overrides by username (`[risk.account.USERNAME]`): each key given
+    /// replaces the default's.
+    pub account: std::collections::BTreeMap<String, toml::Table>,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        Self {
+            overload_high_water_pct: 75,
+            overload_low_water_pct: 50,
+            defaults: AccountRiskConfig::default(),
+            account: Default::default(),
+        }
+    }
+}
+
+impl RiskConfig {
+    /// The settings of the account named `username`: `[risk.defaults]` with the keys of
+    /// `[risk.account.USERNAME]` replacing theirs.
+    pub fn for_account(&self, username: &str) -> Result<AccountRiskConfig, ConfigError> {
+        let Some(over) = self.account.get(username) else {
+            return Ok(self.defaults.clone());
+        };
+        let bad =
+            |e: &dyn fmt::Display| ConfigError::Invalid(format!("[risk.account.{username}]: {e}"));
+        let mut table = toml::Table::try_from(&self.defaults).map_err(|e| bad(&e))?;
+        for (k, v) in over {
+            table.insert(k.clone(), v.clone());
+        }
+        table.try_into().map_err(|e: toml::de::Error| bad(&e))
+    }
+}
+
+impl Config {
+    /// The risk settings of account `index` (its `[[account]]` position), or the
+    /// defaults for a session without an account table.
+    pub fn account_risk(&self, index: usize) -> AccountRiskConfig {
+        self.accounts
+            .get(index)
+            .and_then(|a| self.risk.for_account(&a.username).ok())
+            .unwrap_or_else(|| self.risk.defaults.clone())
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -384,6 +518,40 @@ mod tests {
         let c = Config::embedded();
         assert_eq!(c.threads.mode, ThreadingMode::Shared);
         assert_eq!(c.threads.hot_cpus(), vec![1]);
+    }
+
+    #[test]
+    fn account_risk_table_overrides_defaults_key_by_key() {
+        let text = DEFAULT_TOML.replace(
+            "[risk.account.DEMO2]",
+            "[risk.account.DEMO2]\nmax_order_qty = 7",
+        );
+        let c = Config::parse(&text).expect("parses");
+        let r = c.account_risk(1);
+        assert_eq!(r.max_order_qty, 7);
+        assert_eq!(r.max_open_orders, 5000, "the embedded DEMO2 override stays");
+        assert_eq!(r.max_position, c.risk.defaults.max_position);
+        assert_eq!(c.account_risk(0), c.risk.defaults);
+        assert_eq!(c.account_risk(99), c.risk.defaults);
+    }
+
+    #[test]
+    fn account_risk_override_must_name_an_account_and_known_keys() {
+        let text = DEFAULT_TOML.replace("[risk.account.DEMO2]", "[risk.account.NOBODY]");
+        assert!(matches!(Config::parse(&text), Err(ConfigError::Invalid(_))));
+        let text = DEFAULT_TOML.replace(
+            "[risk.account.DEMO2]",
+            "[risk.account.DEMO2]\nmax_order_qyt = 7",
+        );
+        assert!(matches!(Config::parse(&text), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn overload_marks_must_be_ordered() {
+        let text =
+            DEFAULT_TOML.replace("overload_low_water_pct = 50", "overload_low_water_pct = 90");
+        assert_ne!(text, DEFAULT_TOML);
+        assert!(matches!(Config::parse(&text), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

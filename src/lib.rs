@@ -30,6 +30,7 @@ pub mod journal;
 pub mod md;
 pub mod proto;
 pub mod ring;
+pub mod risk;
 pub mod server;
 pub mod session;
 pub mod tune;

@@ -250,7 +250,12 @@ fn measure(
     }
     let (mut floor, mut append) = (latency_histogram(), latency_histogram());
     let process_dir = scratch(&args.dir, "process");
-    let (mut w, hk) = open(&process_dir.0, args.segment_bytes, Durability::Process, args.cpu)?;
+    let (mut w, hk) = open(
+        &process_dir.0,
+        args.segment_bytes,
+        Durability::Process,
+        args.cpu,
+    )?;
     let mut buf = vec![1u8; args.segment_bytes];
     let per_round = (args.records / args.rounds.max(1)).max(1);
     for round in 0..args.rounds + 1 {

@@ -3,10 +3,12 @@
 //! The generator ([`stream`]), the interleaved harness ([`harness`]) and our engine's
 //! adapter ([`ours`]) live here so that `bench/engine.rs` runs the same stream through
 //! the peers (orderbook-rs, matchcore; dev-dependencies) in the same process. This CLI
-//! runs our engine alone (no peer ratio).
+//! runs our engine alone and behind pre-trade risk (`tickgate+risk`, interleaved in the
+//! same run: `ratios.risk_overhead`), then times the risk chain per order ([`risk`]).
 
 pub mod harness;
 pub mod ours;
+pub mod risk;
 pub mod stream;
 
 use std::path::PathBuf;
@@ -46,6 +48,10 @@ pub struct EngineBenchArgs {
     /// Write each variant's latency distribution as `<dir>/engine-<variant>.hgrm`.
     #[arg(long)]
     pub hgrm_dir: Option<PathBuf>,
+    /// Run the engine alone, without the `tickgate+risk` variant and the risk-chain
+    /// timing.
+    #[arg(long)]
+    pub no_risk: bool,
 }
 
 impl Default for EngineBenchArgs {
@@ -58,6 +64,7 @@ impl Default for EngineBenchArgs {
             cpu: 1,
             chunk: 65_536,
             hgrm_dir: None,
+            no_risk: false,
         }
     }
 }
@@ -96,13 +103,41 @@ pub fn our_venue(cfg: &RunConfig) -> Result<ours::TickgateVenue, Box<dyn std::er
     Ok(ours::TickgateVenue::new(&instruments, 1 << 20, slots)?)
 }
 
+/// Our engine behind pre-trade risk, for a run.
+pub fn our_risk_venue(
+    cfg: &RunConfig,
+) -> Result<ours::TickgateVenue<crate::risk::RiskCore>, Box<dyn std::error::Error>> {
+    let s = &cfg.stream;
+    let instruments = ours::bench_instruments(s.instruments, s.tick, s.reference_price);
+    let slots = stream::Stream::new(*s).slots();
+    let limits = ours::bench_limits();
+    Ok(ours::TickgateVenue::with_risk(
+        &instruments,
+        1 << 20,
+        slots,
+        limits,
+    )?)
+}
+
 /// Prints the results table (and the JSON line with `--json`); `ours` names the
-/// variant whose throughput is compared with the best of the others.
+/// variant whose throughput is compared with the best of the others (variants named
+/// `<ours>+…`, e.g. `tickgate+risk`, are ours too, not peers).
 pub fn report(
     args: &EngineBenchArgs,
     results: &[Measured],
     ours: &str,
     peer_notes: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    report_with(args, results, ours, peer_notes, None)
+}
+
+/// [`report`], plus the risk-chain timing when it was measured.
+pub fn report_with(
+    args: &EngineBenchArgs,
+    results: &[Measured],
+    ours: &str,
+    peer_notes: &str,
+    chain: Option<&risk::ChainTiming>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", table_header("Mcmd/s   summary"));
     let mut variants = serde_json::Map::new();
@@ -122,9 +157,10 @@ pub fn report(
         .iter()
         .find(|m| m.name == ours)
         .map(Measured::cmds_per_s);
+    let is_ours = |name: &str| name == ours || name.starts_with(&format!("{ours}+"));
     let best_peer = results
         .iter()
-        .filter(|m| m.name != ours)
+        .filter(|m| !is_ours(m.name))
         .map(Measured::cmds_per_s)
         .fold(None, |b: Option<f64>, x| Some(b.map_or(x, |b| b.max(x))));
     let vs_best = match (mine, best_peer) {
@@ -132,6 +168,27 @@ pub fn report(
         _ => json!(null),
     };
     println!("throughput vs best peer: {vs_best}   {peer_notes}");
+    let with_risk = results
+        .iter()
+        .find(|m| m.name == risk::VARIANT)
+        .map(Measured::cmds_per_s);
+    // Time per command with ÷ without = throughput without ÷ with.
+    let risk_overhead = match (mine, with_risk) {
+        (Some(a), Some(b)) => json!(ratio(a, b)),
+        _ => json!(null),
+    };
+    if with_risk.is_some() {
+        println!("risk overhead (time per command with ÷ without risk): {risk_overhead}");
+    }
+    let mut chain_json = json!(null);
+    if let Some(c) = chain {
+        chain_json = c.print_and_json();
+        if let Some(dir) = &args.hgrm_dir {
+            write_hgrm(dir, "engine-risk-chain", &c.chain)?;
+            write_hgrm(dir, "engine-risk-chain-enter", &c.enter)?;
+            write_hgrm(dir, "engine-risk-chain-floor", &c.floor)?;
+        }
+    }
     if args.json {
         let out = json!({
             "bench": "engine",
@@ -144,7 +201,8 @@ pub fn report(
                        (cmds_per_s), odd chunks per command by rdtsc (latency includes one \
                        clock read); first 5% of chunks discarded; one pinned thread",
             "variants": variants,
-            "ratios": { "throughput_vs_best_peer": vs_best },
+            "ratios": { "throughput_vs_best_peer": vs_best, "risk_overhead": risk_overhead },
+            "risk_chain": chain_json,
         });
         println!("{out}");
     }
@@ -156,13 +214,17 @@ pub fn run(args: &EngineBenchArgs) -> Result<ExitCode, Box<dyn std::error::Error
     let cfg = args.run_config();
     let clock = prepare(args);
     let mut venue = our_venue(&cfg)?;
-    let mut venues: [&mut dyn ChunkRunner; 1] = [&mut venue];
+    let notes = "(peers run in `cargo bench --bench engine`)";
+    if args.no_risk {
+        let mut venues: [&mut dyn ChunkRunner; 1] = [&mut venue];
+        let results = harness::run(&mut venues, &cfg, &clock);
+        report(args, &results, "tickgate", notes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut with_risk = our_risk_venue(&cfg)?;
+    let mut venues: [&mut dyn ChunkRunner; 2] = [&mut venue, &mut with_risk];
     let results = harness::run(&mut venues, &cfg, &clock);
-    report(
-        args,
-        &results,
-        "tickgate",
-        "(peers run in `cargo bench --bench engine`)",
-    )?;
+    let chain = risk::time_chain(&mut with_risk, &cfg, &clock);
+    report_with(args, &results, "tickgate", notes, Some(&chain))?;
     Ok(ExitCode::SUCCESS)
 }

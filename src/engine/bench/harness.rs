@@ -1,7 +1,7 @@
 //! The benchmark loop shared by `tickgate bench engine` and `bench/engine.rs`.
 //!
 //! Venues (our engine, peers) see the same stream, chunk by chunk, interleaved (A B C A B
-//! C …, rotating who goes first) so drift of this noisy VM hits all alike. Even chunks
+//! C …, rotating who goes first every two chunks) so drift of this noisy VM hits all alike. Even chunks
 //! are timed as a whole (throughput, no per-command clock reads); odd chunks read the
 //! TSC after every command (latency = gap between consecutive reads, so it includes one
 //! clock read, ≈20 ns here). The first chunks warm up and are discarded.
@@ -121,8 +121,12 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
     for c in 0..chunks {
         stream.fill(&mut chunk);
         let warm = c < cfg.warmup_chunks;
+        // Rotate who goes first every *two* chunks: rotating every chunk would, with two
+        // venues, always run the same venue first on the throughput (even) chunks and
+        // the other first on the latency (odd) chunks, so one of them would always
+        // start warm (it ran last) where the other starts after its rival.
         for k in 0..venues.len() {
-            let i = (k + c as usize) % venues.len();
+            let i = (k + (c / 2) as usize) % venues.len();
             let (v, m) = (&mut venues[i], &mut out[i]);
             if c % 2 == 1 {
                 v.run_timed(&chunk, clock, if warm { &mut scratch } else { &mut m.hist });

@@ -1,4 +1,5 @@
-//! tickgate's engine as a benchmark venue.
+//! tickgate's engine as a benchmark venue, alone (`tickgate`) or behind pre-trade risk
+//! (`tickgate+risk`, [`RiskCore`]).
 
 use super::harness::Venue;
 use super::stream::{
@@ -11,6 +12,7 @@ use crate::engine::{
     Command, Display, Engine, EngineError, EventSink, MdEvent, OrderEvent, OrderRef, Side, StpMode,
     Tif,
 };
+use crate::risk::{AccountLimits, AccountRisk, RiskCore};
 
 /// The stream's firms: A (no STP) and B ("decrement both").
 const FIRM_A: u32 = u32::from_be_bytes(*b"FRMA");
@@ -46,11 +48,66 @@ impl EventSink for CountingSink {
     }
 }
 
+/// What a venue feeds commands to: the engine alone, or the engine behind risk.
+pub trait Processor {
+    /// The venue's name (the JSON key).
+    const NAME: &'static str;
+    /// Applies one command.
+    fn process(&mut self, cmd: &Command, sink: &mut CountingSink);
+    /// Live orders in the engine.
+    fn live_orders(&self) -> u32;
+    /// Extra end-of-run summary.
+    fn note(&self) -> String {
+        String::new()
+    }
+}
+
+impl Processor for Engine {
+    const NAME: &'static str = "tickgate";
+
+    #[inline]
+    fn process(&mut self, cmd: &Command, sink: &mut CountingSink) {
+        Engine::process(self, cmd, sink);
+    }
+
+    fn live_orders(&self) -> u32 {
+        Engine::live_orders(self)
+    }
+}
+
+impl Processor for RiskCore {
+    const NAME: &'static str = "tickgate+risk";
+
+    #[inline]
+    fn process(&mut self, cmd: &Command, sink: &mut CountingSink) {
+        RiskCore::process(self, cmd, sink);
+    }
+
+    fn live_orders(&self) -> u32 {
+        self.engine().live_orders()
+    }
+
+    fn note(&self) -> String {
+        let rejects: u64 = self.counters().rejects.iter().sum();
+        format!(", {rejects} risk rejects")
+    }
+}
+
+/// The limits of the `tickgate+risk` venue: the default limits (every check runs)
+/// with room for the stream's one account, which holds up to 1024 live orders in each
+/// of its instruments.
+pub fn bench_limits() -> AccountLimits {
+    AccountLimits {
+        max_open_orders: 1 << 20,
+        ..AccountLimits::default()
+    }
+}
+
 /// The engine plus the slot → (handle, UserRefNum) map a session layer would keep.
 #[derive(Debug)]
-pub struct TickgateVenue {
-    /// The engine under test.
-    pub engine: Engine,
+pub struct TickgateVenue<P = Engine> {
+    /// The engine under test (or the engine behind risk).
+    pub engine: P,
     /// Its events, counted.
     pub sink: CountingSink,
     refs: Vec<(OrderRef, u32)>,
@@ -88,18 +145,48 @@ impl TickgateVenue {
         max_orders: u32,
         slots: usize,
     ) -> Result<Self, EngineError> {
-        let cfg = EngineConfig {
-            max_orders,
-            max_sessions: 1,
-            ..EngineConfig::default()
+        let engine = Engine::new(&engine_config(max_orders), instruments)?;
+        Ok(TickgateVenue::over(engine, slots))
+    }
+}
+
+impl TickgateVenue<RiskCore> {
+    /// As [`TickgateVenue::new`], the engine behind [`RiskCore`] with `limits` for the
+    /// stream's one account.
+    pub fn with_risk(
+        instruments: &[InstrumentConfig],
+        max_orders: u32,
+        slots: usize,
+        limits: AccountLimits,
+    ) -> Result<Self, EngineError> {
+        let cfg = engine_config(max_orders);
+        let engine = Engine::new(&cfg, instruments)?;
+        let account = AccountRisk {
+            firm: FIRM_A,
+            limits,
         };
-        Ok(TickgateVenue {
-            engine: Engine::new(&cfg, instruments)?,
+        let core = RiskCore::new(engine, max_orders, cfg.max_sessions, &[account]);
+        Ok(TickgateVenue::over(core, slots))
+    }
+}
+
+fn engine_config(max_orders: u32) -> EngineConfig {
+    EngineConfig {
+        max_orders,
+        max_sessions: 1,
+        ..EngineConfig::default()
+    }
+}
+
+impl<P: Processor> TickgateVenue<P> {
+    fn over(engine: P, slots: usize) -> Self {
+        TickgateVenue {
+            engine,
             sink: CountingSink::default(),
             // Non-zero, so the pages are written (faulted in) here, not during the run.
             refs: vec![(OrderRef(u64::MAX), u32::MAX); slots.max(1)],
             urn: vec![0; 256],
-        })
+        }
     }
 
     /// The engine command for a generated one (needs `&mut` for UserRefNums).
@@ -200,16 +287,36 @@ fn side(buy: bool) -> Side {
     if buy { Side::Buy } else { Side::Sell }
 }
 
-impl Venue for TickgateVenue {
+impl<P: Processor> Venue for TickgateVenue<P> {
     fn name(&self) -> &'static str {
-        "tickgate"
+        P::NAME
     }
 
     #[inline]
     fn apply(&mut self, c: &GenCmd) {
         let cmd = self.command(c);
+        self.apply_command(c, &cmd);
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} live orders, {} executions, {} session + {} market-data events{}",
+            self.engine.live_orders(),
+            self.sink.executions,
+            self.sink.order_events,
+            self.sink.market_events,
+            self.engine.note()
+        )
+    }
+}
+
+impl<P: Processor> TickgateVenue<P> {
+    /// Applies `cmd`, made from `c` by [`Self::command`], and keeps the handle of an
+    /// added order.
+    #[inline]
+    pub fn apply_command(&mut self, c: &GenCmd, cmd: &Command) {
         self.sink.last_accepted = OrderRef::NONE;
-        self.engine.process(&cmd, &mut self.sink);
+        self.engine.process(cmd, &mut self.sink);
         if c.kind == GenKind::Add {
             let urn = match cmd {
                 Command::Enter(e) => e.user_ref_num,
@@ -217,15 +324,5 @@ impl Venue for TickgateVenue {
             };
             self.refs[c.slot as usize] = (self.sink.last_accepted, urn);
         }
-    }
-
-    fn summary(&self) -> String {
-        format!(
-            "{} live orders, {} executions, {} session + {} market-data events",
-            self.engine.live_orders(),
-            self.sink.executions,
-            self.sink.order_events,
-            self.sink.market_events
-        )
     }
 }
