@@ -30,6 +30,49 @@ fn floor_and_uring_echo_both_bounce_and_pipeline_messages() {
 }
 
 #[test]
+fn raw_and_uring_responders_answer_requests_of_one_size_with_another() {
+    let clock = Clock::calibrate(Duration::from_millis(5));
+    let quiet = GatewayOptions {
+        log_connections: false,
+        ..Default::default()
+    };
+    let ex = Exchange {
+        request_bytes: 50,
+        response_bytes: 71,
+    };
+    for clients in [1, 3] {
+        let servers = [
+            spawn_raw_responder(None, ServerIdle::Backoff, ex, clients).unwrap(),
+            spawn_uring_responder(None, ServerIdle::Backoff, ex, quiet.clone()).unwrap(),
+        ];
+        for server in &servers {
+            let mut streams: Vec<_> = (0..clients)
+                .map(|_| connect_spinning(server.addr()).unwrap())
+                .collect();
+            let mut h = latency_histogram();
+            ping_pong_exchange(&mut streams[0], ex, 10, 200, &clock, &mut h).unwrap();
+            assert_eq!(h.len(), 200);
+            let msgs_per_s = pipelined_exchange(&mut streams, ex, 30_000, 64).unwrap();
+            assert!(msgs_per_s > 0.0);
+        }
+    }
+}
+
+#[test]
+fn an_exchange_answers_whole_requests_only() {
+    let ex = Exchange {
+        request_bytes: 10,
+        response_bytes: 12,
+    };
+    let requests: Vec<u8> = (0..25).collect();
+    let mut out = Vec::new();
+    assert_eq!(ex.answer(&requests, &mut out), 20);
+    assert_eq!(out.len(), 24);
+    assert_eq!(&out[..8], &requests[..8]);
+    assert_eq!(&out[12..20], &requests[10..18]);
+}
+
+#[test]
 #[ignore = "benchmark: two pinned spinners; run alone with --release"]
 fn bench_uring_echo_against_the_raw_tcp_floor() {
     let cpus = tickgate::affinity::available_cpus();

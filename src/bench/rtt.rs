@@ -1,13 +1,21 @@
 //! `tickgate bench rtt`: order → accept round trips through the io_uring gateway and
 //! the matching core over SoupBinTCP/OUCH, against the raw TCP ping-pong floor of the
-//! same message size (and the io_uring gateway's bare echo, to split the overhead),
-//! interleaved round by round in the same run; then pipelined
-//! order throughput with several clients against raw loopback echo throughput.
+//! same message sizes (an Enter Order packet's bytes out, an Order Accepted packet's
+//! bytes back) and the io_uring gateway answering the same sizes with no session layer
+//! or core (to split the overhead), interleaved round by round in the same run; then
+//! pipelined order throughput with several clients against the raw loopback
+//! throughput of the same exchange with as many pipelined clients.
+//!
+//! Every variant is measured by the same client loop: a pre-built request written to
+//! a non-blocking socket, then reads spun until the whole answer is in (for orders:
+//! until the SoupBinTCP frame holding the Order Accepted is complete).
 //!
 //! Layout on the 2-vCPU box: the measuring client spins on `--client-cpu` (0); the
 //! server — gateway + core sharing one pinned thread (*shared* threading mode), or
-//! the raw echo server for the floor — spins on `--server-cpu` (1).
+//! the raw server for the floor — spins on `--server-cpu` (1).
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -22,8 +30,10 @@ use crate::bench::report::{
 use crate::client::{Client, Event, LoginParams};
 use crate::clock::Clock;
 use crate::config::{AccountConfig, Config, ThreadingMode};
-use crate::gateway::tcp_floor::{self, ServerIdle};
-use crate::proto::ouch::{EnterOrder, Inbound, Outbound, Price, Side, Symbol, TimeInForce};
+use crate::gateway::tcp_floor::{self, Exchange, ServerIdle};
+use crate::proto::ouch::{
+    CancelOrder, EnterOrder, Inbound, Options, Price, Side, Symbol, TimeInForce,
+};
 use crate::proto::soupbin::encode_unsequenced_with;
 use crate::server::{Running, spawn};
 
@@ -79,9 +89,13 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
     let mut uring = latency_histogram();
     let (mut raw_tp, mut our_tp) = (Vec::new(), Vec::new());
     let mut threads = String::new();
+    let ex = Exchange {
+        request_bytes: ENTER_PACKET_BYTES,
+        response_bytes: accepted_packet_bytes(args)?,
+    };
     for _ in 0..rounds {
-        raw_tp.push(floor_round(args, &clock, warmup, iters, &mut floor)?);
-        uring_echo_round(args, &clock, warmup, iters, &mut uring)?;
+        raw_tp.push(floor_round(args, ex, &clock, warmup, iters, &mut floor)?);
+        uring_echo_round(args, ex, &clock, warmup, iters, &mut uring)?;
         let server = spawn(bench_config(args), true).map_err(|e| e.to_string())?;
         threads = server.threads.clone();
         order_round(&server, &clock, warmup, iters, &mut ours)?;
@@ -89,6 +103,7 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
         server.stop_and_join().map_err(|e| e.to_string())?;
     }
     let report = Report {
+        ex,
         floor,
         uring,
         ours,
@@ -124,28 +139,37 @@ fn bench_config(args: &RttArgs) -> Config {
 
 fn floor_round(
     args: &RttArgs,
+    ex: Exchange,
     clock: &Clock,
     warmup: u64,
     iters: u64,
     hist: &mut Histogram<u64>,
 ) -> Result<f64, Error> {
-    let echo = tcp_floor::spawn_raw_echo(Some(args.server_cpu), ServerIdle::Spin)?;
-    let mut s = tcp_floor::connect_spinning(echo.addr())?;
-    tcp_floor::ping_pong(&mut s, ENTER_PACKET_BYTES, warmup, iters, clock, hist)?;
-    let window_bytes = args.clients * args.window * ENTER_PACKET_BYTES;
+    let cpu = Some(args.server_cpu);
+    let one = tcp_floor::spawn_raw_responder(cpu, ServerIdle::Spin, ex, 1)?;
+    let mut s = tcp_floor::connect_spinning(one.addr())?;
+    tcp_floor::ping_pong_exchange(&mut s, ex, warmup, iters, clock, hist)?;
+    drop(s);
+    drop(one);
+    let clients = args.clients.max(1);
+    let many = tcp_floor::spawn_raw_responder(cpu, ServerIdle::Spin, ex, clients)?;
+    let mut streams = (0..clients)
+        .map(|_| tcp_floor::connect_spinning(many.addr()))
+        .collect::<Result<Vec<_>, _>>()?;
     let n = args.throughput_orders;
-    Ok(tcp_floor::throughput(
-        &mut s,
-        ENTER_PACKET_BYTES,
+    Ok(tcp_floor::pipelined_exchange(
+        &mut streams,
+        ex,
         n,
-        window_bytes,
+        args.window,
     )?)
 }
 
-/// The gateway alone (its echo handler, no session layer, no core): splits the
-/// overhead over the floor into io_uring gateway and session + core.
+/// The gateway alone (answering the same sizes, no session layer, no core): splits
+/// the overhead over the floor into io_uring gateway and session + core.
 fn uring_echo_round(
     args: &RttArgs,
+    ex: Exchange,
     clock: &Clock,
     warmup: u64,
     iters: u64,
@@ -156,9 +180,10 @@ fn uring_echo_round(
         max_connections: 16,
         ..Default::default()
     };
-    let echo = tcp_floor::spawn_uring_echo(Some(args.server_cpu), ServerIdle::Spin, opts)?;
-    let mut s = tcp_floor::connect_spinning(echo.addr())?;
-    tcp_floor::ping_pong(&mut s, ENTER_PACKET_BYTES, warmup, iters, clock, hist)?;
+    let server =
+        tcp_floor::spawn_uring_responder(Some(args.server_cpu), ServerIdle::Spin, ex, opts)?;
+    let mut s = tcp_floor::connect_spinning(server.addr())?;
+    tcp_floor::ping_pong_exchange(&mut s, ex, warmup, iters, clock, hist)?;
     Ok(())
 }
 
@@ -169,18 +194,118 @@ fn login(server: &Running, account: usize) -> Result<Client, Error> {
     Ok(c)
 }
 
-fn wait_for(c: &mut Client, message_type: u8) -> Result<Outbound, Error> {
-    loop {
-        if let Event::Sequenced { message, .. } = c.recv()?
-            && message.message_type() == message_type
-        {
-            return Ok(message);
+/// The measuring client's side of one session: the logged-in socket, read and
+/// written directly with the floor's loop (non-blocking, spinning), and the bytes
+/// received but not yet parsed.
+struct RawSession {
+    s: TcpStream,
+    rx: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RawSession {
+    fn new(server: &Running, account: usize) -> Result<Self, Error> {
+        let c = login(server, account)?;
+        let s = c.stream().try_clone()?;
+        s.set_nonblocking(true)?;
+        Ok(Self {
+            s,
+            rx: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        })
+    }
+
+    fn send(&mut self, packet: &[u8]) -> Result<(), Error> {
+        let mut bytes = packet;
+        while !bytes.is_empty() {
+            match self.s.write(bytes) {
+                Ok(0) => return Err("server closed".into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
+    }
+
+    /// Spins until a Sequenced Data packet carrying an OUCH message of type
+    /// `message_type` is complete (skipping other packets); returns its framed length.
+    fn wait_for(&mut self, message_type: u8) -> Result<usize, Error> {
+        loop {
+            while let Some(len) = self.next_frame() {
+                let frame = &self.rx[self.start..self.start + len];
+                self.start += len;
+                if frame.get(2..4) == Some(&[b'S', message_type][..]) {
+                    return Ok(len);
+                }
+            }
+            if self.start == self.end {
+                (self.start, self.end) = (0, 0);
+            } else if self.rx.len() - self.end < 4096 {
+                self.rx.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            }
+            match self.s.read(&mut self.rx[self.end..]) {
+                Ok(0) => return Err("server closed".into()),
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The length of the complete SoupBinTCP frame at `start`, if there is one.
+    fn next_frame(&self) -> Option<usize> {
+        let b = &self.rx[self.start..self.end];
+        let len = 2 + usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+        (b.len() >= len).then_some(len)
     }
 }
 
+fn enter_packet(urn: u32, packet: &mut [u8; 64]) -> Result<usize, Error> {
+    let m = EnterOrder::new(
+        urn,
+        Side::Buy,
+        100,
+        Symbol::padded("AAPL"),
+        Price(1_800_000),
+    );
+    Ok(encode_unsequenced_with(packet, |b| {
+        Inbound::EnterOrder(m).encode(b)
+    })?)
+}
+
+fn cancel_packet(urn: u32, packet: &mut [u8; 64]) -> Result<usize, Error> {
+    let m = CancelOrder {
+        user_ref_num: urn,
+        quantity: 0,
+        options: Options::NONE,
+    };
+    Ok(encode_unsequenced_with(packet, |b| {
+        Inbound::CancelOrder(m).encode(b)
+    })?)
+}
+
+/// Bytes of the Order Accepted packet the server answers the bench's Enter Order
+/// with (the floor's response size), asked of a server started for the purpose.
+fn accepted_packet_bytes(args: &RttArgs) -> Result<usize, Error> {
+    let server = spawn(bench_config(args), false).map_err(|e| e.to_string())?;
+    let mut c = RawSession::new(&server, 0)?;
+    let mut packet = [0u8; 64];
+    let n = enter_packet(1, &mut packet)?;
+    assert_eq!(n, ENTER_PACKET_BYTES, "the Enter Order packet changed size");
+    c.send(&packet[..n])?;
+    let accepted = c.wait_for(b'A')?;
+    drop(c);
+    server.stop_and_join().map_err(|e| e.to_string())?;
+    Ok(accepted)
+}
+
 /// Enter → Accepted round trips (recorded), each followed by an unrecorded cancel so
-/// the book and the session's order map stay small.
+/// the book and the session's order map stay small. The packets are built before the
+/// clock starts, as the floor's messages are.
 fn order_round(
     server: &Running,
     clock: &Clock,
@@ -188,18 +313,21 @@ fn order_round(
     iters: u64,
     hist: &mut Histogram<u64>,
 ) -> Result<(), Error> {
-    let mut c = login(server, 0)?;
-    let aapl = Symbol::padded("AAPL");
+    let mut c = RawSession::new(server, 0)?;
+    let (mut enter, mut cancel) = ([0u8; 64], [0u8; 64]);
     for i in 0..warmup + iters {
+        let urn = 2 * i as u32 + 1;
+        let n = enter_packet(urn, &mut enter)?;
         let t0 = clock.now();
-        let urn = c.enter_order(Side::Buy, 100, aapl, Price(1_800_000))?;
-        wait_for(&mut c, b'A')?;
+        c.send(&enter[..n])?;
+        c.wait_for(b'A')?;
         let t1 = clock.now();
         if i >= warmup {
             hist.saturating_record(clock.ticks_to_ns(t1 - t0).max(1));
         }
-        c.cancel(urn, 0)?;
-        wait_for(&mut c, b'C')?;
+        let n = cancel_packet(urn, &mut cancel)?;
+        c.send(&cancel[..n])?;
+        c.wait_for(b'C')?;
     }
     Ok(())
 }
@@ -286,6 +414,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 struct Report {
+    ex: Exchange,
     floor: Histogram<u64>,
     uring: Histogram<u64>,
     ours: Histogram<u64>,
@@ -303,14 +432,20 @@ impl Report {
             write_hgrm(dir, "rtt_uring_echo", &self.uring)?;
             write_hgrm(dir, "rtt_order_accept", &self.ours)?;
         }
-        println!("tickgate bench rtt: {ENTER_PACKET_BYTES}-byte Enter Order packets");
+        println!(
+            "tickgate bench rtt: {}-byte Enter Order packets answered by {}-byte Order Accepted packets",
+            self.ex.request_bytes, self.ex.response_bytes
+        );
         println!(
             "client on CPU {}, server {}; {} rounds interleaved",
             args.client_cpu, self.threads, args.rounds
         );
         println!("{}", table_header("(ns)"));
         println!("{}", table_row("tcp_floor", &f, ""));
-        println!("{}", table_row("uring_echo", &u, "gateway only"));
+        println!(
+            "{}",
+            table_row("uring_echo", &u, "gateway only, same sizes")
+        );
         println!("{}", table_row("order_accept", &o, ""));
         let ratios = json!({
             "rtt_p50_vs_floor": ratio(o.p50_ns as f64, f.p50_ns as f64),
@@ -320,8 +455,9 @@ impl Report {
             "rtt_p50_vs_uring_echo": ratio(o.p50_ns as f64, u.p50_ns as f64),
         });
         println!(
-            "throughput: {:.0} orders/s end to end ({} clients), raw loopback {:.0} msgs/s",
-            self.orders_per_s, args.clients, self.raw_msgs_per_s
+            "throughput ({} pipelined clients, window {}): {:.0} orders/s end to end, \
+             raw loopback exchange {:.0} msgs/s",
+            args.clients, args.window, self.orders_per_s, self.raw_msgs_per_s
         );
         println!("ratios: {ratios}");
         if args.json {
@@ -331,10 +467,12 @@ impl Report {
                 "threading": self.threads,
                 "client_cpu": args.client_cpu,
                 "msg_bytes": ENTER_PACKET_BYTES,
+                "response_bytes": self.ex.response_bytes,
                 "variants": { "tcp_floor": f, "uring_echo": u, "order_accept": o },
                 "throughput": {
                     "orders_per_s": self.orders_per_s,
                     "raw_loopback_msgs_per_s": self.raw_msgs_per_s,
+                    "raw_loopback": "the same exchange, as many pipelined clients, one read + one write per batch",
                     "clients": args.clients,
                     "window_per_client": args.window,
                 },

@@ -64,6 +64,10 @@ pub struct Gateway<H: Handler> {
     accepting: bool,
     accept_armed: bool,
     shut_down: bool,
+    /// The turn clock handed to the handler ([`Outbox::now_ns`]).
+    turn_ns: u64,
+    /// Turns since `turn_ns` was read.
+    clock_age_turns: u32,
 }
 
 impl<H: Handler> std::fmt::Debug for Gateway<H> {
@@ -147,6 +151,8 @@ impl<H: Handler> Gateway<H> {
             accepting: true,
             accept_armed: false,
             shut_down: false,
+            turn_ns: crate::clock::monotonic_ns(),
+            clock_age_turns: 0,
             opts,
         })
     }
@@ -191,7 +197,9 @@ impl<H: Handler> Gateway<H> {
             self.start();
         }
         let mut work = self.reap();
-        work += self.handler.poll(&mut Outbox::new(&mut self.table));
+        work += self
+            .handler
+            .poll(&mut Outbox::new(&mut self.table, self.turn_ns));
         self.bufring.publish();
         work += self.process_lists();
         self.uring.submit_turn();
@@ -255,11 +263,24 @@ impl<H: Handler> Gateway<H> {
             });
         }
         let n = self.cqes.len();
+        self.tick_clock(n > 0);
         for i in 0..n {
             let cqe = self.cqes[i];
             self.dispatch(cqe);
         }
         n
+    }
+
+    /// Reads the turn clock if this turn has completions or it is
+    /// [`super::CLOCK_REFRESH_TURNS`] turns old: an idle spinning turn reads no clock.
+    #[inline]
+    fn tick_clock(&mut self, busy: bool) {
+        if busy || self.clock_age_turns >= super::CLOCK_REFRESH_TURNS {
+            self.turn_ns = crate::clock::monotonic_ns();
+            self.clock_age_turns = 0;
+        } else {
+            self.clock_age_turns += 1;
+        }
     }
 
     #[inline]
@@ -316,7 +337,7 @@ impl<H: Handler> Gateway<H> {
         }
         self.push_recv(id);
         self.handler
-            .on_accept(id, peer, &mut Outbox::new(&mut self.table));
+            .on_accept(id, peer, &mut Outbox::new(&mut self.table, self.turn_ns));
     }
 
     #[inline]
@@ -345,7 +366,7 @@ impl<H: Handler> Gateway<H> {
                 bump(&self.counters.bytes_in, res as u64);
                 let data = self.bufring.buf(bid, res as usize);
                 self.handler
-                    .on_data(id, data, &mut Outbox::new(&mut self.table));
+                    .on_data(id, data, &mut Outbox::new(&mut self.table, self.turn_ns));
                 self.bufring.recycle(bid);
                 if !more {
                     self.request_rearm(id.slot());

@@ -46,6 +46,10 @@ pub use agent::Gateway;
 pub use counters::GatewayCounters;
 pub use outbox::Outbox;
 
+/// Idle loop turns (no completions) after which the turn clock
+/// ([`Outbox::now_ns`]) is read again anyway.
+pub const CLOCK_REFRESH_TURNS: u32 = 16;
+
 /// Sizes and switches of one gateway agent.
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {

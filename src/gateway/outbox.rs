@@ -9,11 +9,22 @@ use super::{CloseReason, ConnId, SendError};
 #[derive(Debug)]
 pub struct Outbox<'a> {
     table: &'a mut ConnTable,
+    now_ns: u64,
 }
 
 impl<'a> Outbox<'a> {
-    pub(crate) fn new(table: &'a mut ConnTable) -> Self {
-        Self { table }
+    pub(crate) fn new(table: &'a mut ConnTable, now_ns: u64) -> Self {
+        Self { table, now_ns }
+    }
+
+    /// `CLOCK_MONOTONIC` in nanoseconds as read by the gateway for this loop turn:
+    /// read once at the start of every turn that has completions (so before the
+    /// `on_data` calls it serves), and at least every [`super::CLOCK_REFRESH_TURNS`]
+    /// idle turns otherwise. Handlers use it instead of reading the clock per
+    /// message (≈ 35 ns a read here).
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
     }
 
     /// Copies `bytes` into `conn`'s outbound queue. If they would exceed

@@ -10,6 +10,16 @@
 //!   flight) and reports echoed messages per second.
 //! - [`compare`]: both servers, interleaved rounds (floor, uring, floor, uring …),
 //!   client and server pinned to their own CPUs (MEASURING.md rules 3 and 5).
+//!
+//! Request/response shapes ([`Exchange`]: the client sends `request_bytes`, the
+//! server answers each whole request with `response_bytes`, e.g. an Enter Order
+//! packet answered by an Order Accepted packet):
+//!
+//! - [`spawn_raw_responder`]: the raw floor for that shape, serving a fixed number of
+//!   connections at once, with one `read` and one `write` per connection per batch.
+//! - [`spawn_uring_responder`]: the same through the io_uring gateway ([`Responder`]).
+//! - [`ping_pong_exchange`] and [`pipelined_exchange`]: the latency and the
+//!   message-paced throughput (several pipelined clients) of an exchange.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,7 +30,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::echo::Echo;
+use super::echo::{Echo, Responder};
 use super::{Gateway, GatewayError, GatewayOptions};
 use crate::affinity::{BusySpin, Idle, Parker, SpinThenPark, pin_current_thread};
 use crate::bench::report::latency_histogram;
@@ -129,6 +139,164 @@ fn serve_raw(mut conn: TcpStream, buf: &mut [u8], stop: &AtomicBool, idle: &mut 
     }
 }
 
+/// The message sizes of a request/response exchange: every whole request of
+/// `request_bytes` is answered by `response_bytes`, whose first 8 bytes repeat the
+/// request's first 8 (so a client can check that answers come in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exchange {
+    /// Bytes of one request (≥ 8).
+    pub request_bytes: usize,
+    /// Bytes of one response (≥ 8).
+    pub response_bytes: usize,
+}
+
+impl Exchange {
+    /// Responses as large as requests.
+    pub const fn echo(bytes: usize) -> Self {
+        Self {
+            request_bytes: bytes,
+            response_bytes: bytes,
+        }
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.request_bytes < 8 || self.response_bytes < 8 {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "exchange messages must be at least 8 bytes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes the answers to the whole requests at the start of `requests` into `out`
+    /// (cleared first); returns how many request bytes were answered.
+    pub fn answer(&self, requests: &[u8], out: &mut Vec<u8>) -> usize {
+        out.clear();
+        let whole = requests.len() / self.request_bytes;
+        for r in requests.chunks_exact(self.request_bytes) {
+            let at = out.len();
+            out.resize(at + self.response_bytes, 0x5a);
+            out[at..at + 8].copy_from_slice(&r[..8]);
+        }
+        whole * self.request_bytes
+    }
+}
+
+/// Starts the raw floor of an exchange on 127.0.0.1, pinned to `cpu`: a
+/// non-blocking, busy-polling server that waits for `clients` connections, then
+/// serves them round-robin — per connection one `read` of whatever has arrived and
+/// one `write` of the answers to its whole requests — until they all close (then
+/// it waits for the next `clients`). With one client it is the ping-pong floor.
+pub fn spawn_raw_responder(
+    cpu: Option<usize>,
+    idle: ServerIdle,
+    exchange: Exchange,
+    clients: usize,
+) -> io::Result<EchoServer> {
+    exchange.check()?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let thread = std::thread::spawn(move || {
+        pin(cpu);
+        with_idle(idle, |idle| {
+            while !s.load(Ordering::Acquire) {
+                let Some(conns) = accept_n(&listener, clients.max(1), &s, idle) else {
+                    return;
+                };
+                serve_exchange(conns, exchange, &s, idle);
+            }
+        });
+    });
+    Ok(EchoServer {
+        addr,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+fn accept_n(
+    listener: &TcpListener,
+    n: usize,
+    stop: &AtomicBool,
+    idle: &mut dyn FnMut(usize),
+) -> Option<Vec<TcpStream>> {
+    let mut conns = Vec::with_capacity(n);
+    while conns.len() < n {
+        if stop.load(Ordering::Acquire) {
+            return None;
+        }
+        match listener.accept() {
+            Ok((conn, _)) => {
+                let _ = conn.set_nodelay(true);
+                let _ = conn.set_nonblocking(true);
+                conns.push(conn);
+            }
+            Err(_) => idle(0),
+        }
+    }
+    Some(conns)
+}
+
+/// One connection of the raw responder: its socket and its partial request.
+struct RawConn {
+    conn: TcpStream,
+    buf: Vec<u8>,
+    /// `buf[..carry]` is an incomplete request from the previous read.
+    carry: usize,
+}
+
+fn serve_exchange(
+    conns: Vec<TcpStream>,
+    ex: Exchange,
+    stop: &AtomicBool,
+    idle: &mut dyn FnMut(usize),
+) {
+    let mut conns: Vec<RawConn> = conns
+        .into_iter()
+        .map(|conn| RawConn {
+            conn,
+            buf: vec![0u8; 64 * 1024],
+            carry: 0,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(64 * 1024 / ex.request_bytes * ex.response_bytes + 64);
+    while !conns.is_empty() && !stop.load(Ordering::Relaxed) {
+        let mut work = 0;
+        conns.retain_mut(|c| match c.conn.read(&mut c.buf[c.carry..]) {
+            Ok(0) => false,
+            Ok(n) => {
+                work += 1;
+                let have = c.carry + n;
+                let used = ex.answer(&c.buf[..have], &mut out);
+                c.buf.copy_within(used..have, 0);
+                c.carry = have - used;
+                write_all_spin(&mut c.conn, &out, stop).is_ok()
+            }
+            Err(e) => e.kind() == ErrorKind::WouldBlock,
+        });
+        idle(work);
+    }
+}
+
+/// Starts the io_uring counterpart of [`spawn_raw_responder`]: a [`Gateway`] with the
+/// [`Responder`] handler on its own thread pinned to `cpu`.
+pub fn spawn_uring_responder(
+    cpu: Option<usize>,
+    idle: ServerIdle,
+    exchange: Exchange,
+    opts: GatewayOptions,
+) -> Result<EchoServer, GatewayError> {
+    exchange
+        .check()
+        .map_err(|e| GatewayError::Options(e.to_string()))?;
+    let handler = Responder::new(exchange, opts.max_connections);
+    spawn_gateway(cpu, idle, opts, handler)
+}
+
 /// Starts the io_uring echo: a [`Gateway`] with the [`Echo`] handler on its own
 /// thread pinned to `cpu` (logging off unless `opts` says otherwise).
 pub fn spawn_uring_echo(
@@ -136,7 +304,16 @@ pub fn spawn_uring_echo(
     idle: ServerIdle,
     opts: GatewayOptions,
 ) -> Result<EchoServer, GatewayError> {
-    let gw = Gateway::new(opts, Echo)?;
+    spawn_gateway(cpu, idle, opts, Echo)
+}
+
+fn spawn_gateway<H: super::Handler + Send + 'static>(
+    cpu: Option<usize>,
+    idle: ServerIdle,
+    opts: GatewayOptions,
+    handler: H,
+) -> Result<EchoServer, GatewayError> {
+    let gw = Gateway::new(opts, handler)?;
     let addr = gw.local_addr();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
@@ -208,9 +385,24 @@ pub fn ping_pong(
     clock: &Clock,
     hist: &mut Histogram<u64>,
 ) -> io::Result<()> {
+    let ex = Exchange::echo(msg_bytes.max(8));
+    ping_pong_exchange(s, ex, warmup, iters, clock, hist)
+}
+
+/// Round trips of an exchange (a request of `request_bytes` answered by
+/// `response_bytes`) on a spinning client socket, as [`ping_pong`] does for echoes.
+pub fn ping_pong_exchange(
+    s: &mut TcpStream,
+    ex: Exchange,
+    warmup: u64,
+    iters: u64,
+    clock: &Clock,
+    hist: &mut Histogram<u64>,
+) -> io::Result<()> {
+    ex.check()?;
     let never = AtomicBool::new(false);
-    let mut msg = vec![0xa5u8; msg_bytes.max(8)];
-    let mut back = vec![0u8; msg.len()];
+    let mut msg = vec![0xa5u8; ex.request_bytes];
+    let mut back = vec![0u8; ex.response_bytes];
     for i in 0..warmup + iters {
         msg[..8].copy_from_slice(&i.to_le_bytes());
         let t0 = clock.now();
@@ -260,6 +452,46 @@ pub fn throughput(
         }
     }
     Ok(n_msgs as f64 / start.elapsed().as_secs_f64().max(1e-9))
+}
+
+/// Message-paced throughput of an exchange with several pipelined clients, all
+/// driven round-robin by the calling thread: each keeps at most `window` requests in
+/// flight (topped up in one `write` once half are answered) and reads answers as
+/// they come. `n_msgs` requests are split evenly over `streams`. Returns answered
+/// requests per second.
+pub fn pipelined_exchange(
+    streams: &mut [TcpStream],
+    ex: Exchange,
+    n_msgs: u64,
+    window: usize,
+) -> io::Result<f64> {
+    ex.check()?;
+    let window = window.max(1);
+    let quota = n_msgs / streams.len().max(1) as u64;
+    let out = vec![0x3cu8; window * ex.request_bytes];
+    let mut inp = vec![0u8; 64 * 1024];
+    // Per stream: requests sent, response bytes received.
+    let mut state = vec![(0u64, 0u64); streams.len()];
+    let done = |st: &(u64, u64)| st.1 / ex.response_bytes as u64;
+    let start = std::time::Instant::now();
+    while state.iter().any(|st| done(st) < quota) {
+        for (s, st) in streams.iter_mut().zip(state.iter_mut()) {
+            let in_flight = (st.0 - done(st)) as usize;
+            if in_flight <= window / 2 && st.0 < quota {
+                let n = (window - in_flight).min((quota - st.0) as usize);
+                write_all_spin(s, &out[..n * ex.request_bytes], &AtomicBool::new(false))?;
+                st.0 += n as u64;
+            }
+            match s.read(&mut inp) {
+                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+                Ok(n) => st.1 += n as u64,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let total: u64 = state.iter().map(done).sum();
+    Ok(total as f64 / start.elapsed().as_secs_f64().max(1e-9))
 }
 
 /// What [`compare`] measures.

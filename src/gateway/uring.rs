@@ -15,6 +15,8 @@
 
 use std::io;
 
+use std::os::fd::AsRawFd;
+
 use io_uring::{EnterFlags, IoUring, Probe, opcode, squeue};
 
 /// The ring flags that setup settled on.
@@ -104,6 +106,26 @@ pub struct Uring {
     refused: Vec<(RingMode, i32)>,
     /// Failed `io_uring_enter` calls other than EINTR/EAGAIN/EBUSY.
     enter_errors: u64,
+    /// The ring's index in the owning thread's registered ring table
+    /// (`IORING_REGISTER_RING_FDS`), if registration worked: `io_uring_enter` then
+    /// names the ring by this index and the kernel skips the fd table lookup
+    /// (`fdget`/`fdput`) on every call.
+    registered_index: Option<u32>,
+}
+
+/// `IORING_REGISTER_RING_FDS` (Linux 5.18).
+const IORING_REGISTER_RING_FDS: libc::c_uint = 20;
+/// `IORING_UNREGISTER_RING_FDS` (Linux 5.18).
+const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
+/// `IORING_ENTER_REGISTERED_RING` (Linux 5.18).
+const IORING_ENTER_REGISTERED_RING: libc::c_uint = 1 << 4;
+
+/// `struct io_uring_rsrc_update`.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
 }
 
 impl std::fmt::Debug for Uring {
@@ -148,6 +170,7 @@ impl Uring {
                         mode,
                         refused,
                         enter_errors: 0,
+                        registered_index: None,
                     };
                     uring.check_opcodes()?;
                     return Ok(uring);
@@ -176,9 +199,48 @@ impl Uring {
     }
 
     /// Enables the ring; with SINGLE_ISSUER, the calling thread becomes its only
-    /// submitter.
-    pub fn enable(&self) -> io::Result<()> {
-        self.ring.submitter().register_enable_rings()
+    /// submitter. Also registers the ring's fd with the calling thread (the table of
+    /// registered rings is per thread), so that the loop's `io_uring_enter` skips the
+    /// fd lookup; if the kernel refuses, the plain fd is used.
+    pub fn enable(&mut self) -> io::Result<()> {
+        self.ring.submitter().register_enable_rings()?;
+        self.registered_index = self.register_ring_fd().ok();
+        Ok(())
+    }
+
+    /// `IORING_REGISTER_RING_FDS` for this ring on the calling thread.
+    fn register_ring_fd(&self) -> io::Result<u32> {
+        let mut up = RsrcUpdate {
+            offset: u32::MAX, // any free index
+            resv: 0,
+            data: self.ring.as_raw_fd() as u64,
+        };
+        self.rsrc_update(IORING_REGISTER_RING_FDS, &mut up)?;
+        Ok(up.offset)
+    }
+
+    /// One `io_uring_register` call on a single `io_uring_rsrc_update`.
+    fn rsrc_update(&self, op: libc::c_uint, up: &mut RsrcUpdate) -> io::Result<()> {
+        // SAFETY: `up` is a valid `io_uring_rsrc_update` for the one entry passed; on
+        // registration the kernel writes the chosen index into `up.offset`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                self.ring.as_raw_fd(),
+                op,
+                up as *mut RsrcUpdate,
+                1u32,
+            )
+        };
+        if r != 1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Whether `io_uring_enter` names the ring by its registered index.
+    pub fn ring_fd_registered(&self) -> bool {
+        self.registered_index.is_some()
     }
 
     /// The mode setup settled on.
@@ -243,13 +305,39 @@ impl Uring {
         // GETEVENTS runs deferred completion work (DEFER_TASKRUN) and flushes an
         // overflowed CQ; min_complete = 0, so it never blocks.
         let flags = EnterFlags::GETEVENTS.bits();
-        // SAFETY: no argument pointer is passed (`None`); to_submit is the SQ length.
-        let r = unsafe {
-            self.ring
-                .submitter()
-                .enter::<libc::sigset_t>(to_submit as u32, 0, flags, None)
+        let r = match self.registered_index {
+            Some(index) => Self::enter_registered(index, to_submit as u32, flags),
+            // SAFETY: no argument pointer is passed (`None`); to_submit is the SQ length.
+            None => unsafe {
+                self.ring
+                    .submitter()
+                    .enter::<libc::sigset_t>(to_submit as u32, 0, flags, None)
+            },
         };
         self.enter_result(r)
+    }
+
+    /// `io_uring_enter(index, to_submit, 0, flags | IORING_ENTER_REGISTERED_RING)`.
+    #[inline]
+    fn enter_registered(index: u32, to_submit: u32, flags: u32) -> io::Result<usize> {
+        // SAFETY: `index` is this thread's registration of our ring (made in `enable`
+        // on this thread, which is the only one that submits: SINGLE_ISSUER and the
+        // `do_work` contract); no argument pointer is passed (NULL, size 0).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                index,
+                to_submit,
+                0u32,
+                flags | IORING_ENTER_REGISTERED_RING,
+                std::ptr::null::<libc::c_void>(),
+                0usize,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(r as usize)
     }
 
     /// Waits in the kernel until at least one CQE is ready or `timeout_ns` passed
@@ -285,9 +373,39 @@ impl Uring {
     }
 }
 
+impl Drop for Uring {
+    /// Drops this thread's registration of the ring (a registration holds a reference
+    /// to the ring until the thread exits). Dropped on another thread, the call fails
+    /// harmlessly and the thread's exit releases it.
+    fn drop(&mut self) {
+        if let Some(index) = self.registered_index.take() {
+            let mut up = RsrcUpdate {
+                offset: index,
+                resv: 0,
+                data: 0,
+            };
+            let _ = self.rsrc_update(IORING_UNREGISTER_RING_FDS, &mut up);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ring_fd_is_registered_and_enter_uses_it() {
+        let mut u = Uring::new(&cfg(false), RingMode::chain(false, true)).unwrap();
+        u.enable().unwrap();
+        assert!(u.ring_fd_registered(), "IORING_REGISTER_RING_FDS refused");
+        let nop = opcode::Nop::new().build().user_data(7);
+        // SAFETY: a NOP names no memory.
+        unsafe { u.push(&nop) }.unwrap();
+        assert!(u.submit_turn());
+        assert_eq!(u.enter_errors(), 0);
+        let cqe = u.completion().next().expect("the NOP completed");
+        assert_eq!((cqe.user_data(), cqe.result()), (7, 0));
+    }
 
     fn cfg(sqpoll: bool) -> RingConfig {
         RingConfig {

@@ -26,7 +26,7 @@ impl Handler for Sessions {
             out.abort(conn, CloseReason::Shutdown);
             return;
         }
-        let now = monotonic_ns();
+        let now = out.now_ns();
         let state = self.new_conn(conn, now);
         match self.conns.get_mut(conn.slot() as usize) {
             Some(slot) => *slot = Some(state),
@@ -36,7 +36,7 @@ impl Handler for Sessions {
     }
 
     fn on_data(&mut self, conn: ConnId, data: &[u8], out: &mut Outbox<'_>) {
-        let now = monotonic_ns();
+        let now = out.now_ns();
         let Some(c) = self.conn_mut(conn) else { return };
         if c.closing {
             return;
@@ -95,7 +95,7 @@ impl Handler for Sessions {
             self.send_end_of_session(out);
             work += 1;
         }
-        let now = monotonic_ns();
+        let now = out.now_ns();
         if now >= self.next_timer_scan_ns {
             self.next_timer_scan_ns = now + 5_000_000;
             self.scan_timers(now, out);
@@ -321,10 +321,10 @@ impl Sessions {
         }
     }
 
-    /// Marks that `acc`'s connection was just sent something (heartbeat timer).
-    pub(super) fn touch_sent(&mut self, conn: ConnId) {
+    /// Marks that `acc`'s connection was sent something at `now` (heartbeat timer).
+    pub(super) fn touch_sent(&mut self, conn: ConnId, now: u64) {
         if let Some(c) = self.conn_mut(conn) {
-            c.last_sent_ns = monotonic_ns();
+            c.last_sent_ns = now;
         }
     }
 

@@ -106,7 +106,7 @@ impl Sessions {
 
     fn send_live(&mut self, conn: ConnId, bytes: &[u8], out: &mut Outbox<'_>) {
         match out.send(conn, bytes) {
-            Ok(()) => self.touch_sent(conn),
+            Ok(()) => self.touch_sent(conn, out.now_ns()),
             Err(SendError::SlowConsumer) => {
                 self.logf(format_args!(
                     "{conn}: outbound bound exceeded; dropped as slow consumer"
@@ -263,7 +263,7 @@ impl Sessions {
         let sent = next - a.send_next;
         a.send_next = next;
         if out.send(conn, bytes).is_ok() {
-            self.touch_sent(conn);
+            self.touch_sent(conn, out.now_ns());
         }
         sent as usize
     }
