@@ -86,6 +86,7 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
     let rounds = u64::from(args.rounds.max(1));
     let (iters, warmup) = (args.iters.div_ceil(rounds), args.warmup / rounds);
     let (mut floor, mut ours) = (latency_histogram(), latency_histogram());
+    let mut ours_no_journal = latency_histogram();
     let mut uring = latency_histogram();
     let (mut raw_tp, mut our_tp) = (Vec::new(), Vec::new());
     let mut threads = String::new();
@@ -96,10 +97,19 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
     for _ in 0..rounds {
         raw_tp.push(floor_round(args, ex, &clock, warmup, iters, &mut floor)?);
         uring_echo_round(args, ex, &clock, warmup, iters, &mut uring)?;
-        let server = spawn(bench_config(args), true).map_err(|e| e.to_string())?;
+        // The default server (journal on, `process`), in a fresh journal each round.
+        let journal =
+            std::env::temp_dir().join(format!("tickgate-bench-rtt-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&journal);
+        let server = spawn(bench_config(args, Some(&journal)), true).map_err(|e| e.to_string())?;
         threads = server.threads.clone();
         order_round(&server, &clock, warmup, iters, &mut ours)?;
         our_tp.push(throughput_round(&server, args)?);
+        server.stop_and_join().map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(&journal);
+        // The same without the journal.
+        let server = spawn(bench_config(args, None), true).map_err(|e| e.to_string())?;
+        order_round(&server, &clock, warmup, iters, &mut ours_no_journal)?;
         server.stop_and_join().map_err(|e| e.to_string())?;
     }
     let report = Report {
@@ -107,6 +117,7 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
         floor,
         uring,
         ours,
+        ours_no_journal,
         raw_msgs_per_s: median(&mut raw_tp),
         orders_per_s: median(&mut our_tp),
         threads,
@@ -115,8 +126,15 @@ pub fn run(args: &RttArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_config(args: &RttArgs) -> Config {
+/// The server's configuration: the embedded default on the server CPU, spinning, with
+/// its journal (`process` durability, the default) in `journal`, or none.
+fn bench_config(args: &RttArgs, journal: Option<&std::path::Path>) -> Config {
     let mut c = Config::embedded();
+    match journal {
+        Some(dir) => c.journal.dir = dir.to_path_buf(),
+        None => c.journal.enabled = false,
+    }
+    c.marketdata.retransmit_port = 0;
     c.gateway.listen = "127.0.0.1:0".parse().expect("address");
     c.gateway.log_events = false;
     c.gateway.replay_bytes_per_session = 64 << 20;
@@ -291,7 +309,7 @@ fn cancel_packet(urn: u32, packet: &mut [u8; 64]) -> Result<usize, Error> {
 /// Bytes of the Order Accepted packet the server answers the bench's Enter Order
 /// with (the floor's response size), asked of a server started for the purpose.
 fn accepted_packet_bytes(args: &RttArgs) -> Result<usize, Error> {
-    let server = spawn(bench_config(args), false).map_err(|e| e.to_string())?;
+    let server = spawn(bench_config(args, None), false).map_err(|e| e.to_string())?;
     let mut c = RawSession::new(&server, 0)?;
     let mut packet = [0u8; 64];
     let n = enter_packet(1, &mut packet)?;
@@ -418,6 +436,7 @@ struct Report {
     floor: Histogram<u64>,
     uring: Histogram<u64>,
     ours: Histogram<u64>,
+    ours_no_journal: Histogram<u64>,
     raw_msgs_per_s: f64,
     orders_per_s: f64,
     threads: String,
@@ -427,10 +446,12 @@ impl Report {
     fn print(&self, args: &RttArgs) -> Result<(), Error> {
         let (f, o) = (Percentiles::of(&self.floor), Percentiles::of(&self.ours));
         let u = Percentiles::of(&self.uring);
+        let nj = Percentiles::of(&self.ours_no_journal);
         if let Some(dir) = &args.hgrm_dir {
             write_hgrm(dir, "rtt_tcp_floor", &self.floor)?;
             write_hgrm(dir, "rtt_uring_echo", &self.uring)?;
             write_hgrm(dir, "rtt_order_accept", &self.ours)?;
+            write_hgrm(dir, "rtt_order_accept_no_journal", &self.ours_no_journal)?;
         }
         println!(
             "tickgate bench rtt: {}-byte Enter Order packets answered by {}-byte Order Accepted packets",
@@ -446,13 +467,19 @@ impl Report {
             "{}",
             table_row("uring_echo", &u, "gateway only, same sizes")
         );
-        println!("{}", table_row("order_accept", &o, ""));
+        println!("{}", table_row("order_accept", &o, "journal on (process)"));
+        println!(
+            "{}",
+            table_row("order_accept_no_journal", &nj, "journal off")
+        );
         let ratios = json!({
             "rtt_p50_vs_floor": ratio(o.p50_ns as f64, f.p50_ns as f64),
             "rtt_p99_vs_floor": ratio(o.p99_ns as f64, f.p99_ns as f64),
             "throughput_vs_raw": ratio(self.orders_per_s, self.raw_msgs_per_s),
             "uring_echo_p50_vs_floor": ratio(u.p50_ns as f64, f.p50_ns as f64),
             "rtt_p50_vs_uring_echo": ratio(o.p50_ns as f64, u.p50_ns as f64),
+            "rtt_journal_vs_off": ratio(o.p50_ns as f64, nj.p50_ns as f64),
+            "rtt_p99_journal_vs_off": ratio(o.p99_ns as f64, nj.p99_ns as f64),
         });
         println!(
             "throughput ({} pipelined clients, window {}): {:.0} orders/s end to end, \
@@ -468,7 +495,13 @@ impl Report {
                 "client_cpu": args.client_cpu,
                 "msg_bytes": ENTER_PACKET_BYTES,
                 "response_bytes": self.ex.response_bytes,
-                "variants": { "tcp_floor": f, "uring_echo": u, "order_accept": o },
+                "variants": {
+                    "tcp_floor": f,
+                    "uring_echo": u,
+                    "order_accept": o,
+                    "order_accept_no_journal": nj,
+                },
+                "journal": "order_accept runs the default configuration (journal on, process durability); order_accept_no_journal the same server with the journal off",
                 "throughput": {
                     "orders_per_s": self.orders_per_s,
                     "raw_loopback_msgs_per_s": self.raw_msgs_per_s,
