@@ -103,6 +103,13 @@ impl Measured {
 }
 
 /// Runs the stream through every venue, interleaved by chunk.
+///
+/// The whole stream is generated before the run (`commands` rounded up to whole chunks,
+/// ≈40 bytes each): generating a chunk between chunks wrote the chunk and the
+/// generator's bookkeeping (≈4 MB) through the caches right before each venue ran, so
+/// every chunk started with the venue's working set evicted — a cost of the harness,
+/// not of the venue. Reading the pre-generated commands streams them in order, as a
+/// venue reads its input ring.
 pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) -> Vec<Measured> {
     let mut out: Vec<Measured> = venues
         .iter()
@@ -115,23 +122,23 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
         })
         .collect();
     let mut scratch = latency_histogram();
-    let mut stream = Stream::new(cfg.stream);
-    let mut chunk = vec![GenCmd::default(); cfg.chunk.max(1)];
-    let chunks = cfg.commands.div_ceil(chunk.len() as u64);
-    for c in 0..chunks {
-        stream.fill(&mut chunk);
+    let chunk = cfg.chunk.max(1);
+    let chunks = cfg.commands.div_ceil(chunk as u64);
+    let stream = generate(cfg.stream, chunks as usize * chunk);
+    for (c, cmds) in stream.chunks_exact(chunk).enumerate() {
+        let c = c as u64;
         let warm = c < cfg.warmup_chunks;
         for k in 0..venues.len() {
             let i = (k + c as usize) % venues.len();
             let (v, m) = (&mut venues[i], &mut out[i]);
             if c % 2 == 1 {
-                v.run_timed(&chunk, clock, if warm { &mut scratch } else { &mut m.hist });
+                v.run_timed(cmds, clock, if warm { &mut scratch } else { &mut m.hist });
             } else {
                 let t0 = clock.now();
-                v.run_untimed(&chunk);
+                v.run_untimed(cmds);
                 let dt = clock.ticks_to_ns(clock.now() - t0);
                 if !warm {
-                    m.throughput_cmds += chunk.len() as u64;
+                    m.throughput_cmds += cmds.len() as u64;
                     m.throughput_ns += dt;
                 }
             }
@@ -141,4 +148,12 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
         m.summary = v.summary();
     }
     out
+}
+
+/// The first `n` commands of a stream.
+fn generate(cfg: StreamConfig, n: usize) -> Vec<GenCmd> {
+    let mut stream = Stream::new(cfg);
+    let mut cmds = vec![GenCmd::default(); n];
+    stream.fill(&mut cmds);
+    cmds
 }
