@@ -197,9 +197,12 @@ pub fn report_with(
             "instruments": args.instruments,
             "chunk": args.chunk,
             "machine": Machine::this_host(),
-            "method": "same stream, venues interleaved per chunk; even chunks timed whole \
-                       (cmds_per_s), odd chunks per command by rdtsc (latency includes one \
-                       clock read); first 5% of chunks discarded; one pinned thread",
+            "method": "same stream, generated before the run; venues interleaved per chunk; \
+                       even chunks timed whole (cmds_per_s, all work included), odd chunks \
+                       time each command's execute (our engine: one Engine::process) between \
+                       fenced TSC reads (lfence; rdtsc; lfence; includes one clock read, \
+                       excludes the histogram record and the session-layer id map); first \
+                       5% of chunks discarded; one pinned thread",
             "variants": variants,
             "ratios": { "throughput_vs_best_peer": vs_best, "risk_overhead": risk_overhead },
             "risk_chain": chain_json,

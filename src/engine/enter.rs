@@ -48,6 +48,7 @@ pub(crate) struct Spec {
 }
 
 impl Engine {
+    #[inline(always)]
     pub(crate) fn enter<S: EventSink>(&mut self, c: &Enter, sink: &mut S) {
         let Some(ch) = self.channel(c.session, c.user_ref_idx) else {
             let r = IgnoreReason::UnknownSession;

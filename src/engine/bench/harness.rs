@@ -2,22 +2,44 @@
 //!
 //! Venues (our engine, peers) see the same stream, chunk by chunk, interleaved (A B C A B
 //! C …, rotating who goes first every two chunks) so drift of this noisy VM hits all alike. Even chunks
-//! are timed as a whole (throughput, no per-command clock reads); odd chunks read the
-//! TSC after every command (latency = gap between consecutive reads, so it includes one
-//! clock read, ≈20 ns here). The first chunks warm up and are discarded.
+//! are timed as a whole (throughput, no per-command clock reads, every phase of every
+//! command included); odd chunks time each command's [`Venue::execute`] alone between
+//! two fenced TSC reads (`lfence; rdtsc; lfence`: the second read waits until every
+//! instruction of the command has completed, and none of the command's loads starts
+//! before the first), so a latency sample is the venue's whole matching work plus one
+//! clock read, without the harness's bookkeeping (the histogram record, and the id
+//! translation a session layer does on its own thread in production). The first chunks
+//! warm up and are discarded.
 
 use hdrhistogram::Histogram;
 
 use super::stream::{GenCmd, Stream, StreamConfig};
 use crate::bench::report::latency_histogram;
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockSource};
 
 /// Something that executes generated commands: our engine or a peer.
+///
+/// A command goes through three phases; only [`Venue::execute`] is in a latency sample.
+/// What belongs to `prepare`/`complete` is what a session layer does outside the
+/// matching thread: mapping the stream's slots to the venue's ids and back.
 pub trait Venue {
     /// Display name (the JSON key).
     fn name(&self) -> &'static str;
-    /// Executes one command.
-    fn apply(&mut self, cmd: &GenCmd);
+    /// Translates a generated command into the venue's own (kept in `self`). Untimed.
+    #[inline]
+    fn prepare(&mut self, _cmd: &GenCmd) {}
+    /// Executes the prepared command: the venue's matching work, timed.
+    fn execute(&mut self, cmd: &GenCmd);
+    /// Bookkeeping after the command (e.g. remembers the handle an Enter returned). Untimed.
+    #[inline]
+    fn complete(&mut self, _cmd: &GenCmd) {}
+    /// All three phases.
+    #[inline]
+    fn apply(&mut self, cmd: &GenCmd) {
+        self.prepare(cmd);
+        self.execute(cmd);
+        self.complete(cmd);
+    }
     /// A short description of the venue's state at the end (e.g. live orders).
     fn summary(&self) -> String {
         String::new()
@@ -50,18 +72,37 @@ impl<V: Venue> ChunkRunner for V {
 
     #[inline(never)]
     fn run_timed(&mut self, cmds: &[GenCmd], clock: &Clock, hist: &mut Histogram<u64>) {
-        let mut last = clock.now();
         for c in cmds {
-            self.apply(c);
-            let now = clock.now();
-            hist.saturating_record(clock.ticks_to_ns(now - last).max(1));
-            last = now;
+            self.prepare(c);
+            let t0 = fenced_now(clock);
+            self.execute(c);
+            let t1 = fenced_now(clock);
+            hist.saturating_record(clock.ticks_to_ns(t1 - t0).max(1));
+            self.complete(c);
         }
     }
 
     fn summary(&self) -> String {
         Venue::summary(self)
     }
+}
+
+/// The clock, read after every earlier instruction has completed and before any later
+/// one starts (`lfence; rdtsc; lfence`); `clock.now()` when the clock is not the TSC.
+#[inline(always)]
+fn fenced_now(clock: &Clock) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if clock.source() == ClockSource::Tsc {
+        use core::arch::x86_64::{_mm_lfence, _rdtsc};
+        // SAFETY: lfence and rdtsc have no preconditions on x86_64 (SSE2 is baseline).
+        return unsafe {
+            _mm_lfence();
+            let t = _rdtsc();
+            _mm_lfence();
+            t
+        };
+    }
+    clock.now()
 }
 
 /// Run parameters.
@@ -103,6 +144,13 @@ impl Measured {
 }
 
 /// Runs the stream through every venue, interleaved by chunk.
+///
+/// The whole stream is generated before the run (`commands` rounded up to whole chunks,
+/// ≈40 bytes each): generating a chunk between chunks wrote the chunk and the
+/// generator's bookkeeping (≈4 MB) through the caches right before each venue ran, so
+/// every chunk started with the venue's working set evicted — a cost of the harness,
+/// not of the venue. Reading the pre-generated commands streams them in order, as a
+/// venue reads its input ring.
 pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) -> Vec<Measured> {
     let mut out: Vec<Measured> = venues
         .iter()
@@ -115,11 +163,11 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
         })
         .collect();
     let mut scratch = latency_histogram();
-    let mut stream = Stream::new(cfg.stream);
-    let mut chunk = vec![GenCmd::default(); cfg.chunk.max(1)];
-    let chunks = cfg.commands.div_ceil(chunk.len() as u64);
-    for c in 0..chunks {
-        stream.fill(&mut chunk);
+    let chunk = cfg.chunk.max(1);
+    let chunks = cfg.commands.div_ceil(chunk as u64);
+    let stream = generate(cfg.stream, chunks as usize * chunk);
+    for (c, cmds) in stream.chunks_exact(chunk).enumerate() {
+        let c = c as u64;
         let warm = c < cfg.warmup_chunks;
         // Rotate who goes first every *two* chunks: rotating every chunk would, with two
         // venues, always run the same venue first on the throughput (even) chunks and
@@ -129,13 +177,13 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
             let i = (k + (c / 2) as usize) % venues.len();
             let (v, m) = (&mut venues[i], &mut out[i]);
             if c % 2 == 1 {
-                v.run_timed(&chunk, clock, if warm { &mut scratch } else { &mut m.hist });
+                v.run_timed(cmds, clock, if warm { &mut scratch } else { &mut m.hist });
             } else {
                 let t0 = clock.now();
-                v.run_untimed(&chunk);
+                v.run_untimed(cmds);
                 let dt = clock.ticks_to_ns(clock.now() - t0);
                 if !warm {
-                    m.throughput_cmds += chunk.len() as u64;
+                    m.throughput_cmds += cmds.len() as u64;
                     m.throughput_ns += dt;
                 }
             }
@@ -145,4 +193,12 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
         m.summary = v.summary();
     }
     out
+}
+
+/// The first `n` commands of a stream.
+fn generate(cfg: StreamConfig, n: usize) -> Vec<GenCmd> {
+    let mut stream = Stream::new(cfg);
+    let mut cmds = vec![GenCmd::default(); n];
+    stream.fill(&mut cmds);
+    cmds
 }

@@ -6,7 +6,7 @@ use super::stream::{
     FLAG_GTT, FLAG_HIDDEN, FLAG_POST_ONLY, FLAG_RESERVE, FLAG_STP, GenCmd, GenKind,
 };
 use crate::config::{EngineConfig, InstrumentConfig};
-use crate::engine::command::{Cancel, Enter, INHERIT, MassCancel, Replace};
+use crate::engine::command::{Cancel, Enter, INHERIT, MassCancel, Replace, Tick};
 use crate::engine::types::{ALL_INSTRUMENTS, MARKET_PRICE};
 use crate::engine::{
     Command, Display, Engine, EngineError, EventSink, MdEvent, OrderEvent, OrderRef, Side, StpMode,
@@ -113,6 +113,8 @@ pub struct TickgateVenue<P = Engine> {
     refs: Vec<(OrderRef, u32)>,
     /// Next UserRefNum per channel (channel = instrument mod 256).
     urn: Vec<u32>,
+    /// The command `prepare` built for `execute`.
+    pending: Command,
 }
 
 /// Instruments of the benchmark: `n` symbols, tick $0.01, reference $100.00, ±10% band.
@@ -186,11 +188,12 @@ impl<P: Processor> TickgateVenue<P> {
             // Non-zero, so the pages are written (faulted in) here, not during the run.
             refs: vec![(OrderRef(u64::MAX), u32::MAX); slots.max(1)],
             urn: vec![0; 256],
+            pending: Command::Tick(Tick { ts_ns: 0 }),
         }
     }
 
     /// The engine command for a generated one (needs `&mut` for UserRefNums).
-    #[inline]
+    #[inline(always)]
     pub fn command(&mut self, c: &GenCmd) -> Command {
         let ch = (c.instrument % 256) as u8;
         let slot = c.slot as usize;
@@ -293,6 +296,27 @@ impl<P: Processor> Venue for TickgateVenue<P> {
     }
 
     #[inline]
+    fn prepare(&mut self, c: &GenCmd) {
+        self.pending = self.command(c);
+        self.sink.last_accepted = OrderRef::NONE;
+    }
+
+    /// Exactly one [`Engine::process`].
+    #[inline]
+    fn execute(&mut self, _c: &GenCmd) {
+        self.engine.process(&self.pending, &mut self.sink);
+    }
+
+    #[inline]
+    fn complete(&mut self, c: &GenCmd) {
+        if let (GenKind::Add, Command::Enter(e)) = (c.kind, &self.pending) {
+            self.refs[c.slot as usize] = (self.sink.last_accepted, e.user_ref_num);
+        }
+    }
+
+    /// The three phases fused, for the throughput chunks: the command stays in
+    /// registers instead of going through `pending` (a store and reload per command).
+    #[inline]
     fn apply(&mut self, c: &GenCmd) {
         let cmd = self.command(c);
         self.apply_command(c, &cmd);
@@ -317,12 +341,8 @@ impl<P: Processor> TickgateVenue<P> {
     pub fn apply_command(&mut self, c: &GenCmd, cmd: &Command) {
         self.sink.last_accepted = OrderRef::NONE;
         self.engine.process(cmd, &mut self.sink);
-        if c.kind == GenKind::Add {
-            let urn = match cmd {
-                Command::Enter(e) => e.user_ref_num,
-                _ => 0,
-            };
-            self.refs[c.slot as usize] = (self.sink.last_accepted, urn);
+        if let (GenKind::Add, Command::Enter(e)) = (c.kind, cmd) {
+            self.refs[c.slot as usize] = (self.sink.last_accepted, e.user_ref_num);
         }
     }
 }
