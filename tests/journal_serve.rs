@@ -53,8 +53,10 @@ fn user_ref_num(m: &Outbound) -> u32 {
 }
 
 /// A day of trading with every kind of answer: core events and session-layer answers
-/// (unknown symbol, account query) interleaved. Returns each client's stream.
-fn trade_a_little(s: &Running) -> (Vec<Outbound>, Vec<Outbound>) {
+/// (unknown symbol, account query) interleaved. Returns each client's stream and the
+/// clients: keep them connected until the server has stopped (End of Session), or
+/// their disconnection would race the stop with cancel-on-disconnect.
+fn trade_a_little(s: &Running) -> (Vec<Outbound>, Vec<Outbound>, [Client; 2]) {
     let mut a = login(s, "DEMO1");
     let mut b = login(s, "DEMO2");
     let buy = a.enter_order(Side::Buy, 100, aapl(), px(19000)).unwrap();
@@ -74,7 +76,7 @@ fn trade_a_little(s: &Running) -> (Vec<Outbound>, Vec<Outbound>) {
     assert_eq!(sa[4].message_type(), b'U');
     b.enter_order(Side::Buy, 10, aapl(), px(18000)).unwrap();
     sb.extend(read_n(&mut b, 3, 1));
-    (sa, sb)
+    (sa, sb, [a, b])
 }
 
 fn restart_round_trip(durability: Durability) {
@@ -83,8 +85,9 @@ fn restart_round_trip(durability: Durability) {
     let mut cfg = config(0);
     cfg.journal.durability = durability;
     let s1 = start(&cfg, &base);
-    let (sa, sb) = trade_a_little(&s1);
+    let (sa, sb, clients) = trade_a_little(&s1);
     let f = s1.stop_and_join().unwrap();
+    drop(clients);
     assert_eq!(f.core.journaled, f.core.commands);
     assert!(f.core.journaled >= 6, "{:?}", f.core);
     assert_eq!(f.sessions.unjournaled_answers, 0);
@@ -146,8 +149,9 @@ fn a_journal_from_another_configuration_is_refused() {
     let _guard = DirGuard(base.clone());
     let cfg = config(0);
     let s = start(&cfg, &base);
-    trade_a_little(&s);
+    let (_, _, clients) = trade_a_little(&s);
     s.stop_and_join().unwrap();
+    drop(clients);
     let mut other = cfg.clone();
     other.instruments[0].tick_size *= 2;
     let err =
@@ -168,6 +172,7 @@ fn journal_of_enters(cfg: &Config, base: &std::path::Path, n: u32) -> std::path:
     read_n(&mut a, 1, n as usize);
     let dir = day_dir(&s, base);
     s.stop_and_join().unwrap();
+    drop(a);
     dir
 }
 
