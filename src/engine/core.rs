@@ -107,7 +107,8 @@ impl std::error::Error for CoreError {}
 pub const SPILL_EVENTS: usize = 1024;
 
 /// Events held for durability ([`Durability::Sync`]) above which the core stops taking
-/// input until the flusher catches up (back-pressure, not growth).
+/// input until the flusher catches up (back-pressure). The check is per round, so one
+/// round's events (a sweep, a mass cancel) may take the queue past it: it then grows.
 pub const HOLD_EVENTS: usize = 1 << 16;
 
 /// An event waiting until its input is durable.
@@ -196,6 +197,12 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         self
     }
 
+    /// Whether events wait in a spill or for durability: the core has work even with
+    /// no input (idle strategies must not sleep on it).
+    pub fn has_pending(&self) -> bool {
+        self.spilled > 0 || self.journal.as_ref().is_some_and(|j| !j.held.is_empty())
+    }
+
     /// Why the journal stopped the core, if it did (the server then shuts down).
     pub fn journal_failure(&self) -> Option<&str> {
         self.journal.as_ref().and_then(|j| j.failure.as_deref())
@@ -279,6 +286,10 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         let Some(j) = &mut self.journal else { return 0 };
         if j.held.is_empty() {
             return 0;
+        }
+        if j.failure.is_none() && j.writer.flush_failed() {
+            // `sync` promises durability before the ack: it can no longer be kept.
+            j.failure = Some("fdatasync failed: acks can no longer be made durable".into());
         }
         let ack = j.writer.ack_position();
         let mut sink = Router {

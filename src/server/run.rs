@@ -490,7 +490,9 @@ fn serve_thread(
                     };
                     let mut idle = AnyIdle::new(kind);
                     while !core_flags.core_stop.load(Ordering::Acquire) {
-                        let w = core.do_work();
+                        // Held or spilled events wait for the flusher or the gateway,
+                        // not for input: never sleep on them.
+                        let w = core.do_work() + usize::from(core.has_pending());
                         check_journal(&core, &core_flags.fatal);
                         idle.idle(w);
                     }
@@ -527,6 +529,8 @@ fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>, fatal: &Atomic
         let w = core.do_work();
         work += w;
         if w == 0 {
+            // Held events (sync durability) count as work: the thread must not park.
+            work += usize::from(core.has_pending());
             break;
         }
     }
