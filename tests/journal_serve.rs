@@ -256,3 +256,49 @@ fn an_empty_or_missing_journal_starts_the_day_empty() {
     drop(a);
     s.stop_and_join().unwrap();
 }
+
+#[test]
+fn answers_wait_in_order_for_a_full_command_ring_and_are_journaled() {
+    use tickgate::proto::ouch::{EnterOrder, Inbound};
+    const N: u32 = 300;
+    let base = journal_base();
+    let _guard = DirGuard(base.clone());
+    let mut cfg = config(0);
+    cfg.gateway.command_ring_records = 8;
+    let s = start(&cfg, &base);
+    let mut a = login(&s, "DEMO1");
+    // N Enter Orders for an unknown symbol in one write: each gets a session-layer
+    // Rejected, far more than the ring holds at once.
+    let mut bytes = Vec::new();
+    for urn in 1..=N {
+        let m = Inbound::EnterOrder(EnterOrder::new(
+            urn,
+            Side::Buy,
+            1,
+            Symbol::padded("ZZZZ"),
+            px(100),
+        ));
+        let mut buf = [0u8; 512];
+        let n =
+            tickgate::proto::soupbin::encode_unsequenced_with(&mut buf, |b| m.encode(b)).unwrap();
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    a.send_raw(&bytes).unwrap();
+    let stream = read_n(&mut a, 1, N as usize);
+    for (i, m) in stream.iter().enumerate() {
+        assert_eq!(m.message_type(), b'J');
+        assert_eq!(user_ref_num(m), i as u32 + 1, "answers in order");
+    }
+    let f = s.stop_and_join().unwrap();
+    drop(a);
+    assert!(
+        f.sessions.command_ring_full > 0,
+        "the ring was full: {:?}",
+        f.sessions
+    );
+    assert_eq!(f.sessions.unjournaled_answers, 0);
+    let s = start(&cfg, &base);
+    let mut a = login_from(&s, "DEMO1", 1);
+    assert_eq!(read_n(&mut a, 1, N as usize), stream, "replayed exactly");
+    s.stop_and_join().unwrap();
+}

@@ -88,7 +88,11 @@ impl Handler for Sessions {
     }
 
     fn poll(&mut self, out: &mut Outbox<'_>) -> usize {
-        let mut work = self.inline_agent.as_mut().map_or(0, |agent| agent());
+        let mut work = 0;
+        if !self.pending_answers.is_empty() {
+            work += self.flush_pending_answers();
+        }
+        work += self.inline_agent.as_mut().map_or(0, |agent| agent());
         work += self.drain_responses(out);
         work += self.pump_replays(out);
         if self.ending && !self.ended_sent {

@@ -82,7 +82,8 @@ pub struct SessionCounters {
     /// Core events the session layer drops by design (`Ignored`).
     pub ignored_events: u64,
     /// Session-layer answers sent without a place in the journal because the command
-    /// ring was full (a restart after a crash may number the stream differently).
+    /// ring was full and [`PENDING_ANSWERS`] were already waiting (a restart after a
+    /// crash may number the stream differently).
     pub unjournaled_answers: u64,
     /// Connections dropped as slow consumers while sending.
     pub slow_consumers: u64,
@@ -114,6 +115,9 @@ struct Conn {
     bad_ouch_logged: u32,
 }
 
+/// Session-layer answers that may wait for room in a full command ring.
+pub const PENDING_ANSWERS: usize = 4096;
+
 /// Bad OUCH messages logged per connection; later ones are only counted.
 const BAD_OUCH_LOG_LIMIT: u32 = 8;
 
@@ -139,6 +143,9 @@ pub struct Sessions {
     ended_sent: bool,
     /// Response records drained per `poll`.
     drain_limit: usize,
+    /// Session-layer answers (`Echo` commands) waiting for room in the command ring,
+    /// oldest first (capacity [`PENDING_ANSWERS`]); pushed before anything else.
+    pending_answers: std::collections::VecDeque<crate::engine::Command>,
     /// An agent run at the start of every `poll`, before the responses are drained
     /// (shared threading: the matching core), so that an order read in this loop
     /// turn is answered in the same turn.
@@ -230,6 +237,7 @@ impl Sessions {
             ending: false,
             ended_sent: false,
             drain_limit: 4096,
+            pending_answers: std::collections::VecDeque::with_capacity(PENDING_ANSWERS),
             inline_agent: None,
         })
     }

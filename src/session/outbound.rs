@@ -98,10 +98,29 @@ impl Sessions {
             len: len as u8,
             bytes,
         });
-        if !self.push_command(&echo) {
-            self.counters.unjournaled_answers += 1;
-            self.emit(acc, msg, Some(out));
+        // In order behind answers already waiting for room in the command ring.
+        if self.pending_answers.is_empty() && self.push_command(&echo) {
+            return;
         }
+        if self.pending_answers.len() < self.pending_answers.capacity() {
+            self.pending_answers.push_back(echo);
+            return;
+        }
+        self.counters.unjournaled_answers += 1;
+        self.emit(acc, msg, Some(out));
+    }
+
+    /// Pushes waiting answers while the command ring has room; returns how many.
+    pub(super) fn flush_pending_answers(&mut self) -> usize {
+        let mut pushed = 0;
+        while let Some(&echo) = self.pending_answers.front() {
+            if !self.push_command(&echo) {
+                break;
+            }
+            self.pending_answers.pop_front();
+            pushed += 1;
+        }
+        pushed
     }
 
     fn send_live(&mut self, conn: ConnId, bytes: &[u8], out: &mut Outbox<'_>) {
