@@ -173,6 +173,9 @@ impl Sessions {
             let len = usize::from(e.len).min(ECHO_BYTES);
             return self.emit_bytes(acc, &e.bytes[..len], out);
         }
+        if let OrderEvent::Ignored(e) = ev {
+            return self.on_ignored(acc, e, out);
+        }
         let symbol = match ev {
             OrderEvent::Accepted(e) => self.symbol(e.instrument),
             OrderEvent::Replaced(e) => self.symbol(e.instrument),
@@ -203,6 +206,33 @@ impl Sessions {
                 _ => 0,
             };
             self.resolve_deferred(acc, idx, urn, ts_ns, out);
+        }
+    }
+
+    /// The core ignored a command (no OUCH answer). If it was a Replace whose
+    /// replacement is still a placeholder (the original died while it was in flight),
+    /// the placeholder goes, and messages deferred on it run now (and find no order):
+    /// the same state a journal replay reaches.
+    fn on_ignored(
+        &mut self,
+        acc: u16,
+        e: &crate::engine::event::Ignored,
+        out: Option<&mut Outbox<'_>>,
+    ) {
+        self.counters.ignored_events += 1;
+        let (idx, urn) = (e.user_ref_idx, e.user_ref_num);
+        let orders = &mut self.accounts[usize::from(acc)].orders;
+        if !orders
+            .get(idx, urn)
+            .is_some_and(|i| i.order == crate::engine::OrderRef::NONE)
+        {
+            return;
+        }
+        orders.remove(idx, urn);
+        if let Some(out) = out
+            && !self.accounts[usize::from(acc)].deferred.is_empty()
+        {
+            self.resolve_deferred(acc, idx, urn, e.ts_ns, out);
         }
     }
 
