@@ -2,57 +2,18 @@
 //! allocations over 1M+ commands of every order type (hidden, reserve, post-only, GTT
 //! expiries, STP, IOC, market, cancels, replaces, mass cancels).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod alloc_support;
+
+use std::sync::atomic::Ordering;
+
+use alloc_support::{ALLOCATIONS, COUNTING};
 
 use tickgate::engine::bench::harness::Venue;
 use tickgate::engine::bench::ours::{TickgateVenue, bench_instruments};
 use tickgate::engine::bench::stream::{GenCmd, Stream, StreamConfig};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counted() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only an atomic and a const-initialised thread-local.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        counted();
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        counted();
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        counted();
-        // SAFETY: forwarded with the caller's pointer, layout and size.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_support::Counting = alloc_support::Counting;
 
 fn run(venue: &mut TickgateVenue, stream: &mut Stream, chunk: &mut [GenCmd], commands: usize) {
     for _ in 0..commands.div_ceil(chunk.len()) {
