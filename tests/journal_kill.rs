@@ -17,25 +17,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod serve_support;
+
+use serve_support::Rng;
 use tickgate::client::{Client, ClientError, Event, LoginParams};
 use tickgate::config::DEFAULT_TOML;
 use tickgate::proto::ouch::{Outbound, Price, Side, Symbol};
-
-/// xorshift64*: reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A `tickgate serve` child process.
 struct Server {

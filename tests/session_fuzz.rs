@@ -12,22 +12,6 @@ use tickgate::proto::ouch::{Price, Side, Symbol};
 use tickgate::proto::soupbin::{LoginRequest, Packet};
 use tickgate::proto::wire::Alpha;
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn login_bytes() -> Vec<u8> {
     let req = LoginRequest {
         username: Alpha::padded("DEMO1"),

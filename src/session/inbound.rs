@@ -264,13 +264,9 @@ impl Sessions {
         let idx = r.options.user_ref_idx.unwrap_or(0);
         // A deferred Replace left a placeholder for its replacement (see
         // `defer_if_pending`): it is made again below if the Replace goes ahead.
-        let orders = &mut self.accounts[usize::from(o.session)].orders;
-        if orders
-            .get(idx, r.user_ref_num)
-            .is_some_and(|i| i.order == OrderRef::NONE)
-        {
-            orders.remove(idx, r.user_ref_num);
-        }
+        self.accounts[usize::from(o.session)]
+            .orders
+            .remove_in_flight(idx, r.user_ref_num);
         let orders = &self.accounts[usize::from(o.session)].orders;
         let Some(orig) = orders.get(idx, r.orig_user_ref_num).copied() else {
             self.counters.unknown_orders += 1;

@@ -85,6 +85,17 @@ impl OrderMap {
         self.map.remove(&key(user_ref_idx, user_ref_num))
     }
 
+    /// Forgets the order named by (idx, urn) if it is still waiting for the core's
+    /// first answer (a placeholder); `true` if it was.
+    pub fn remove_in_flight(&mut self, user_ref_idx: u8, user_ref_num: u32) -> bool {
+        let k = key(user_ref_idx, user_ref_num);
+        let in_flight = self.map.get(&k).is_some_and(|i| i.order == OrderRef::NONE);
+        if in_flight {
+            self.map.remove(&k);
+        }
+        in_flight
+    }
+
     /// Forgets the orders still waiting for the core's first answer (after a
     /// journal replay: their commands never reached the journal).
     pub fn forget_in_flight(&mut self) {

@@ -221,14 +221,12 @@ impl Sessions {
     ) {
         self.counters.ignored_events += 1;
         let (idx, urn) = (e.user_ref_idx, e.user_ref_num);
-        let orders = &mut self.accounts[usize::from(acc)].orders;
-        if !orders
-            .get(idx, urn)
-            .is_some_and(|i| i.order == crate::engine::OrderRef::NONE)
+        if !self.accounts[usize::from(acc)]
+            .orders
+            .remove_in_flight(idx, urn)
         {
             return;
         }
-        orders.remove(idx, urn);
         if let Some(out) = out
             && !self.accounts[usize::from(acc)].deferred.is_empty()
         {
