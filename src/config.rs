@@ -39,6 +39,29 @@ pub struct Config {
     /// Pre-trade risk limits, throttles and overload protection (`docs/RISK.md`).
     #[serde(default)]
     pub risk: RiskConfig,
+    /// The local control channel of `tickgate admin` (docs/OPERATIONS.md).
+    #[serde(default)]
+    pub admin: AdminSection,
+}
+
+/// `[admin]`: the local control channel (`tickgate admin kill|enable|status`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Serve the control channel (a Unix domain socket, mode 0600).
+    pub enabled: bool,
+    /// Socket path; empty = `admin.sock` in `journal.dir` (so each journal base, and
+    /// each test server, has its own).
+    pub socket: std::path::PathBuf,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            socket: std::path::PathBuf::new(),
+        }
+    }
 }
 
 /// `[journal]`: where and how safely the core journals its input.
@@ -280,7 +303,7 @@ impl Config {
     }
 
     /// A fingerprint of what journaled input depends on (engine capacities,
-    /// instruments, accounts' order and firms): a journal written under another is
+    /// instruments, accounts' order and firms, their pre-trade limits): a journal written under another is
     /// refused at start-up rather than replayed into different books.
     pub fn journal_fingerprint(&self) -> u64 {
         let accounts: Vec<(&str, &str)> = self
@@ -288,8 +311,30 @@ impl Config {
             .iter()
             .map(|a| (a.username.as_str(), a.firm.as_str()))
             .collect();
-        let canonical = format!("{:?}|{:?}|{:?}", self.engine, self.instruments, accounts);
+        // The core's pre-trade limits decide what replayed orders do; the throttles and
+        // overload marks act before the journal and are left out.
+        let limits: Vec<_> = (0..self.accounts.len())
+            .map(|i| {
+                let r = self.account_risk(i);
+                let l = (r.max_order_qty, r.max_order_notional, r.max_open_orders);
+                (l, r.max_position, r.collar_bps, r.collar_ticks)
+            })
+            .collect();
+        let canonical = format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.engine, self.instruments, accounts, limits
+        );
         crate::journal::fingerprint(canonical.as_bytes())
+    }
+
+    /// The control channel's socket path, or `None` when `admin.enabled` is off.
+    pub fn admin_socket(&self) -> Option<std::path::PathBuf> {
+        let a = &self.admin;
+        match (a.enabled, a.socket.as_os_str().is_empty()) {
+            (false, _) => None,
+            (true, true) => Some(self.journal.dir.join("admin.sock")),
+            (true, false) => Some(a.socket.clone()),
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

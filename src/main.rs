@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         which: JournalCmd,
     },
+    /// Operator commands to the running server (its local control channel).
+    Admin {
+        #[command(subcommand)]
+        which: AdminCmd,
+    },
     /// Print the effective configuration (the embedded default without --config).
     Config {
         /// TOML configuration file.
@@ -67,6 +72,16 @@ enum JournalCmd {
 }
 
 #[derive(Subcommand)]
+enum AdminCmd {
+    /// Kill switch: block the account's new orders and cancel all its open orders.
+    Kill(tickgate::server::control::AdminArgs),
+    /// Lift a kill switch or Disable Order Entry.
+    Enable(tickgate::server::control::AdminArgs),
+    /// Whether the account is blocked, and its open orders.
+    Status(tickgate::server::control::AdminArgs),
+}
+
+#[derive(Subcommand)]
 enum TuneCmd {
     /// Check /proc and /sys against the core plan: PASS / WARN / FAIL per item.
     Check(tickgate::tune::CheckArgs),
@@ -92,6 +107,14 @@ fn main() -> ExitCode {
             TuneCmd::Check(args) => tickgate::tune::run_check(&args),
         },
         Command::Serve(args) => tickgate::server::run(&args),
+        Command::Admin { which } => {
+            use tickgate::server::control::run_admin;
+            match which {
+                AdminCmd::Kill(args) => run_admin("kill", &args),
+                AdminCmd::Enable(args) => run_admin("enable", &args),
+                AdminCmd::Status(args) => run_admin("status", &args),
+            }
+        }
         Command::Config { config } => show_config(config),
     };
     match result {

@@ -417,5 +417,10 @@ fn each_reason_has_one_ouch_code() {
     assert_eq!(RiskReject::ProcessingError.ouch_code(), 0x000A);
     for l in Limit::ALL {
         assert!(RiskReject::ALL.contains(&l.reject()));
+        // What the core rejects with carries exactly the limit's OUCH code.
+        assert_eq!(
+            l.reject().engine_reason().ouch_code(),
+            l.reject().ouch_code()
+        );
     }
 }

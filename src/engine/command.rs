@@ -9,7 +9,7 @@
 //! core checks that the handle's order belongs to the same session, channel and
 //! UserRefNum, so a stale or forged handle is ignored, never applied to another order.
 
-use super::types::{OrderRef, Side, StpMode, Tif, TradingState};
+use super::types::{ControlAction, OrderRef, Side, StpMode, Tif, TradingState};
 use super::wire::{record, record_enum};
 
 /// In a [`Replace`], "inherit the original's value" for `min_qty`, `max_floor` and
@@ -205,6 +205,69 @@ record! {
     }
 }
 
+/// Bytes of a session-layer answer a [`Control`] carries.
+pub const CONTROL_BYTES: usize = 32;
+
+record! {
+    /// Order-entry control acted on by pre-trade risk (`risk::RiskCore`): OUCH Disable /
+    /// Enable Order Entry from a session, or the operator's kill switch, enable and
+    /// status from the local control channel (`session` =
+    /// [`CONTROL_SESSION`](super::types::CONTROL_SESSION)). Journaled like any input, so
+    /// a replay blocks and cancels exactly as the day did. The answer comes back in
+    /// order as an [`Echoed`](super::event::Echoed): `bytes` for a session (its OUCH
+    /// response), the result for the operator. The bare engine changes nothing.
+    pub struct Control {
+        /// Core time of this command.
+        pub ts_ns: u64,
+        /// Session the answer goes to.
+        pub session: u16,
+        /// UserRefIdx channel of the UserRefNum the message consumed.
+        pub user_ref_idx: u8,
+        /// The UserRefNum the message consumed (0: none).
+        pub user_ref_num: u32,
+        /// What to do.
+        pub action: ControlAction,
+        /// The account (session id) it applies to.
+        pub account: u16,
+        /// Operator request number, returned in the answer (0 for a session).
+        pub request: u32,
+        /// Bytes used of `bytes`.
+        pub len: u8,
+        /// The session layer's encoded answer (opaque to the core).
+        pub bytes: [u8; CONTROL_BYTES],
+    }
+}
+
+impl Control {
+    /// The answer to this command: its `bytes` for a session, or `result` (big-endian,
+    /// 8 bytes) for the operator, as an `Echoed` to `session` naming `request` (the
+    /// operator) or the consumed UserRefNum.
+    pub fn answer(&self, result: u64) -> super::event::Echoed {
+        let mut bytes = [0u8; ECHO_BYTES];
+        let len = if self.session == super::types::CONTROL_SESSION {
+            bytes[..8].copy_from_slice(&result.to_be_bytes());
+            8
+        } else {
+            let n = usize::from(self.len).min(CONTROL_BYTES);
+            bytes[..n].copy_from_slice(&self.bytes[..n]);
+            n as u8
+        };
+        let operator = self.session == super::types::CONTROL_SESSION;
+        super::event::Echoed {
+            ts_ns: self.ts_ns,
+            session: self.session,
+            user_ref_idx: self.user_ref_idx,
+            user_ref_num: if operator {
+                self.request
+            } else {
+                self.user_ref_num
+            },
+            len,
+            bytes,
+        }
+    }
+}
+
 record_enum! {
     super::wire::RECORD_BYTES;
     /// A command into the matching core.
@@ -227,6 +290,8 @@ record_enum! {
         Tick(Tick) = b'T',
         /// A session-layer answer to sequence.
         Echo(Echo) = b'e',
+        /// Order-entry control (risk).
+        Control(Control) = b'k',
     }
 }
 
@@ -244,6 +309,7 @@ impl Command {
             Command::SystemEvent(c) => c.ts_ns,
             Command::Tick(c) => c.ts_ns,
             Command::Echo(c) => c.ts_ns,
+            Command::Control(c) => c.ts_ns,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The core loop: an agent that polls N command inputs round-robin, hands each command
-//! to the [`Engine`], and writes the events to per-session outputs and the market-data
-//! output.
+//! to its [`CommandProcessor`] (the [`Engine`], or the engine behind pre-trade risk,
+//! `risk::RiskCore`, in `serve`), and writes the events to per-session outputs and the
+//! market-data output.
 //!
 //! Inputs and outputs are traits, so the loop runs over the SPSC rings
 //! ([`crate::ring::spsc`], [`crate::ring::broadcast`]; implementations below) in
@@ -17,15 +18,63 @@
 //! market-data broadcast ring never refuses a record of the right size.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::command::Command;
 use super::event::{EventSink, MdEvent, OrderEvent};
 use super::state::Engine;
+use super::types::CONTROL_SESSION;
 use super::wire::{MD_RECORD_BYTES, RECORD_BYTES};
 use crate::affinity::Idle;
 use crate::journal::{Durability, JournalWriter};
 use crate::ring::{broadcast, spsc};
+
+/// What the core loop hands each command to: the engine, or the engine behind risk.
+pub trait CommandProcessor {
+    /// Applies one command; events go to `sink` in a deterministic order.
+    fn process<S: EventSink>(&mut self, cmd: &Command, sink: &mut S);
+    /// The matching engine (state queries).
+    fn engine(&self) -> &Engine;
+}
+
+impl CommandProcessor for Engine {
+    #[inline(always)]
+    fn process<S: EventSink>(&mut self, cmd: &Command, sink: &mut S) {
+        Engine::process(self, cmd, sink);
+    }
+
+    fn engine(&self) -> &Engine {
+        self
+    }
+}
+
+/// Answers to operator commands (`Echoed` events for
+/// [`CONTROL_SESSION`](super::types::CONTROL_SESSION)), handed from the core to the
+/// control thread: one request in flight at a time. The core stores the result, then
+/// the request number with `Release`; the control thread loads the request number with
+/// `Acquire` (pairs with it) and then the result. No lock, no wait on the core's side.
+#[derive(Debug, Default)]
+pub struct ControlReplies {
+    request: AtomicU32,
+    result: AtomicU64,
+}
+
+impl ControlReplies {
+    /// Called by the core: the answer to `request`.
+    fn complete(&self, request: u32, result: u64) {
+        self.result.store(result, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `result_of`; the result is visible first.
+        self.request.store(request, Ordering::Release);
+    }
+
+    /// The result of `request` once the core has answered it.
+    pub fn result_of(&self, request: u32) -> Option<u64> {
+        // Acquire: pairs with the Release in `complete`.
+        (self.request.load(Ordering::Acquire) == request)
+            .then(|| self.result.load(Ordering::Relaxed))
+    }
+}
 
 /// A source of encoded [`Command`] records.
 pub trait CommandInput {
@@ -63,8 +112,10 @@ pub struct CoreStats {
     pub output_stalls: u64,
     /// Times a spill queue was full and grew (an allocation on the core's thread).
     pub spill_grows: u64,
-    /// Session events for a session without an output (e.g. operator commands).
+    /// Session events for a session without an output.
     pub unrouted_events: u64,
+    /// Answers to operator commands handed to the control replies.
+    pub control_replies: u64,
     /// Input records journaled.
     pub journaled: u64,
     /// Input records dropped unprocessed (and unanswered) because the journal failed.
@@ -137,8 +188,8 @@ struct Journal {
 
 /// The matching-core agent.
 #[derive(Debug)]
-pub struct Core<I, O, M> {
-    engine: Engine,
+pub struct Core<I, O, M, P = Engine> {
+    processor: P,
     inputs: Vec<I>,
     /// Indexed by session id.
     outputs: Vec<O>,
@@ -151,12 +202,13 @@ pub struct Core<I, O, M> {
     next_input: usize,
     stats: CoreStats,
     journal: Option<Journal>,
+    control: Option<Arc<ControlReplies>>,
 }
 
-impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
+impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Core<I, O, M, P> {
     /// Assembles a core; `outputs[s]` receives session `s`'s events.
     pub fn new(
-        engine: Engine,
+        processor: P,
         inputs: Vec<I>,
         outputs: Vec<O>,
         market: M,
@@ -172,7 +224,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         Ok(Core {
             spills,
             spilled: 0,
-            engine,
+            processor,
             inputs,
             outputs,
             market,
@@ -180,7 +232,14 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
             next_input: 0,
             stats: CoreStats::default(),
             journal: None,
+            control: None,
         })
+    }
+
+    /// Hands answers to operator commands (`Echoed` for `CONTROL_SESSION`) to `replies`.
+    pub fn with_control_replies(mut self, replies: Arc<ControlReplies>) -> Self {
+        self.control = Some(replies);
+        self
     }
 
     /// Journals every input from now on (see `docs/JOURNAL.md`): `writer` is positioned
@@ -226,7 +285,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
         for k in 0..n {
             let i = (self.next_input + k) % n;
             let Core {
-                engine,
+                processor,
                 inputs,
                 outputs,
                 spills,
@@ -235,6 +294,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
                 stats,
                 drain_limit,
                 journal,
+                control,
                 ..
             } = self;
             let (mut journal, held) = match journal {
@@ -255,6 +315,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
                 stats,
                 held,
                 seq: 0,
+                control: control.as_deref(),
             };
             work += inputs[i].drain(*drain_limit, |record| {
                 let cmd = match Command::decode(record) {
@@ -274,7 +335,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
                     **next_seq += 1;
                 }
                 sink.stats.commands += 1;
-                engine.process(&cmd, &mut sink);
+                processor.process(&cmd, &mut sink);
             });
         }
         self.next_input = (self.next_input + 1) % n;
@@ -300,6 +361,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
             stats: &mut self.stats,
             held: None,
             seq: 0,
+            control: self.control.as_deref(),
         };
         let mut released = 0;
         while let Some(&(seq, event)) = j.held.front() {
@@ -356,7 +418,12 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput> Core<I, O, M> {
 
     /// The engine (state queries, `state_hash`).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.processor.engine()
+    }
+
+    /// The processor (the engine, or the engine behind risk).
+    pub fn processor(&self) -> &P {
+        &self.processor
     }
 
     /// The loop's counters.
@@ -408,6 +475,24 @@ struct Router<'a, 'h, O, M> {
     held: Option<&'h mut VecDeque<(u64, Held)>>,
     /// The sequence number of the input being processed (for `held`).
     seq: u64,
+    /// Where answers to operator commands go.
+    control: Option<&'a ControlReplies>,
+}
+
+impl<O, M> Router<'_, '_, O, M> {
+    /// An event for a session without an output: an operator answer, or counted.
+    #[cold]
+    fn unrouted(&mut self, event: &OrderEvent) {
+        match (event, self.control) {
+            (OrderEvent::Echoed(e), Some(replies)) if e.session == CONTROL_SESSION => {
+                let mut result = [0u8; 8];
+                result.copy_from_slice(&e.bytes[..8]);
+                replies.complete(e.user_ref_num, u64::from_be_bytes(result));
+                self.stats.control_replies += 1;
+            }
+            _ => self.stats.unrouted_events += 1,
+        }
+    }
 }
 
 impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, '_, O, M> {
@@ -420,8 +505,7 @@ impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, '_, O, M> {
         let (Some(out), Some(spill)) =
             (self.outputs.get_mut(session), self.spills.get_mut(session))
         else {
-            self.stats.unrouted_events += 1;
-            return;
+            return self.unrouted(event);
         };
         // Order per session: once anything is spilled, later events queue behind it.
         if spill.is_empty() && out.try_send(event).is_ok() {

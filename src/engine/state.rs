@@ -136,6 +136,8 @@ impl Engine {
                 len: c.len,
                 bytes: c.bytes,
             })),
+            // Risk acts on it (`risk::RiskCore`); alone, the engine only answers.
+            Command::Control(c) => sink.order_event(&OrderEvent::Echoed(c.answer(0))),
         }
         #[cfg(debug_assertions)]
         self.debug_check();

@@ -115,6 +115,25 @@ byte_enum! {
 }
 
 byte_enum! {
+    /// What a [`Control`](super::command::Control) command asks pre-trade risk to do.
+    pub enum ControlAction {
+        /// Block new orders and replaces of the account (OUCH `D`, Disable Order Entry).
+        Disable = b'D',
+        /// Lift a block or a kill switch (OUCH `E`, or the operator).
+        Enable = b'E',
+        /// Kill switch (operator): block the account and cancel every open order of it.
+        Kill = b'K',
+        /// Report the account's state (operator); changes nothing.
+        Status = b'S',
+    }
+}
+
+/// The session id of the operator (the local control channel): answers to its
+/// [`Control`](super::command::Control) commands are `Echoed` events for this session,
+/// which the core hands to its control replies rather than to a session output.
+pub const CONTROL_SESSION: u16 = u16::MAX;
+
+byte_enum! {
     /// Why quantity left an order (OUCH Appendix B characters).
     pub enum CancelReason {
         /// The owner asked (Cancel, Modify, Mass Cancel).
@@ -194,13 +213,21 @@ pub enum RejectReason {
     InvalidPrice = 0x001D,
     /// 0x0012: a post-only order would take and cannot be repriced inside the band.
     CrossedMarket = 0x0012,
-    /// 0x0031: quantity above the instrument's maximum.
+    /// 0x0031: quantity above the instrument's (or the account's) maximum.
     MaxQuantityExceeded = 0x0031,
+    /// 0x000C: the account is blocked (kill switch, Disable Order Entry).
+    FirmNotAuthorized = 0x000C,
+    /// 0x0020: max open orders or max net position.
+    RiskAggregateExposureExceeded = 0x0020,
+    /// 0x0026: outside the risk price collar.
+    RiskFatFinger = 0x0026,
+    /// 0x0030: order notional above the account's limit.
+    RiskSingleOrderNotionalExceeded = 0x0030,
 }
 
 impl RejectReason {
     /// Every reason, for exhaustive tests and docs.
-    pub const ALL: [RejectReason; 13] = [
+    pub const ALL: [RejectReason; 17] = [
         Self::DestinationClosed,
         Self::InvalidDisplay,
         Self::InvalidMaxFloor,
@@ -214,6 +241,10 @@ impl RejectReason {
         Self::InvalidPrice,
         Self::CrossedMarket,
         Self::MaxQuantityExceeded,
+        Self::FirmNotAuthorized,
+        Self::RiskAggregateExposureExceeded,
+        Self::RiskFatFinger,
+        Self::RiskSingleOrderNotionalExceeded,
     ];
 
     /// The OUCH 5.0 reject code.

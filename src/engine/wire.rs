@@ -9,8 +9,8 @@
 use std::fmt;
 
 use super::types::{
-    CancelReason, Display, IgnoreReason, Liquidity, OrderRef, RejectReason, Side, StpMode, Tif,
-    TradingState,
+    CancelReason, ControlAction, Display, IgnoreReason, Liquidity, OrderRef, RejectReason, Side,
+    StpMode, Tif, TradingState,
 };
 
 /// Size of every encoded command and session event.
@@ -159,7 +159,8 @@ byte_field!(
     TradingState,
     CancelReason,
     Liquidity,
-    IgnoreReason
+    IgnoreReason,
+    ControlAction
 );
 
 impl Field for bool {

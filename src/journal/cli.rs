@@ -130,15 +130,15 @@ pub fn run_stats(args: &StatsArgs) -> Result<ExitCode, Box<dyn std::error::Error
 }
 
 /// Runs `tickgate journal replay`: replays every record through a fresh matching
-/// core built from the configuration and prints the record count, the speed and the
+/// core behind pre-trade risk built from the configuration and prints the record count, the speed and the
 /// core's state hash — what `serve` logs after its own recovery. Read-only.
 pub fn run_replay(args: &ReplayArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = crate::config::Config::load(args.config.as_deref())?;
-    let mut engine = crate::engine::Engine::from_config(&config)?;
+    let mut core = crate::risk::RiskCore::from_config(&config)?;
     let reader = JournalReader::open(&args.dir, read_only(Some(config.journal_fingerprint())))?;
     let mut bad = 0u64;
     let result = reader.for_each(|_, _, payload| match Command::decode(payload) {
-        Ok(cmd) => engine.process(&cmd, &mut crate::engine::NullSink),
+        Ok(cmd) => core.process(&cmd, &mut crate::engine::NullSink),
         Err(_) => bad += 1,
     });
     if let Ok(r) = &result {
@@ -146,7 +146,7 @@ pub fn run_replay(args: &ReplayArgs) -> Result<ExitCode, Box<dyn std::error::Err
         if bad > 0 {
             println!("records that are not commands: {bad}");
         }
-        println!("state hash {:#018x}", engine.state_hash());
+        println!("state hash {:#018x}", core.state_hash());
     }
     report_end(result)
 }

@@ -4,9 +4,10 @@ use super::ledger::Ledger;
 use super::limits::{self, AccountLimits, Exposure, OrderFacts, PriceRef};
 use super::{Limit, RiskReject};
 use crate::config::Config;
-use crate::engine::command::{Cancel, Enter, Replace, Tick};
+use crate::engine::command::{Cancel, Control, Enter, Replace, Tick};
+use crate::engine::core::CommandProcessor;
 use crate::engine::event::{Ignored, Rejected};
-use crate::engine::types::{IgnoreReason, MARKET_PRICE, MAX_OUCH_QTY, RejectReason};
+use crate::engine::types::{ControlAction, IgnoreReason, MARKET_PRICE, MAX_OUCH_QTY, RejectReason};
 use crate::engine::{Command, Engine, EngineError, EventSink, MdEvent, OrderEvent};
 
 /// UserRefIdx channels per session (as the engine).
@@ -22,6 +23,9 @@ pub enum Screen {
     /// Its UserRefNum was already consumed by a risk reject: ignore it
     /// (`Ignored(UserRefNumNotIncreasing)`, as the engine does for retransmissions).
     Retransmission,
+    /// An order-entry control (Disable / Enable Order Entry, kill switch): risk acts on
+    /// it ([`RiskCore::control`]).
+    Control,
 }
 
 /// One account's risk settings.
@@ -194,7 +198,51 @@ impl RiskCore {
             }
             Screen::Reject(limit) => self.reject(cmd, limit, sink),
             Screen::Retransmission => self.retransmission(cmd, sink),
+            Screen::Control => {
+                if let Command::Control(c) = cmd {
+                    self.control(c, sink);
+                }
+            }
         }
+    }
+
+    /// Acts on an order-entry control: OUCH Disable / Enable Order Entry blocks or
+    /// unblocks the account, the operator's kill blocks it and cancels every open order
+    /// of it, status changes nothing. Then answers in order (an `Echoed`): the session's
+    /// OUCH response, or for the operator the result word: bit 32 = blocked, low 32
+    /// bits = orders cancelled (kill) or open orders (otherwise).
+    #[cold]
+    pub fn control<S: EventSink>(&mut self, c: &Control, sink: &mut S) {
+        self.advance_time(c.ts_ns, sink);
+        let mut count = None;
+        match c.action {
+            ControlAction::Disable => self.disable(c.account),
+            ControlAction::Enable => self.enable(c.account),
+            ControlAction::Kill => count = Some(self.kill(c.account, c.ts_ns, sink)),
+            ControlAction::Status => {}
+        }
+        let count = count.unwrap_or_else(|| self.open_orders(c.account).unwrap_or(0));
+        let result = u64::from(self.is_blocked(c.account)) << 32 | u64::from(count);
+        sink.order_event(&OrderEvent::Echoed(c.answer(result)));
+    }
+
+    /// A hash of the whole state — the engine's
+    /// ([`Engine::state_hash`]) and risk's: blocked accounts, positions, open
+    /// quantities and orders, collar references. Equal after a journal replay.
+    pub fn state_hash(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut word = |v: u64| {
+            for b in v.to_le_bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        word(self.engine.state_hash());
+        for a in &self.accounts {
+            word(u64::from(a.blocked));
+        }
+        self.ledger.state_words(&mut word);
+        h
     }
 
     /// The pre-trade decision for `cmd`, without changing anything. Only Enter,
@@ -210,6 +258,7 @@ impl RiskCore {
                 self.ledger.prefetch(c.order);
                 Screen::Pass
             }
+            Command::Control(_) => Screen::Control,
             Command::MassCancel(m) => {
                 let any = self
                     .accounts
@@ -531,6 +580,17 @@ impl RiskCore {
     /// Events that named an order the risk ledger did not track (0 unless out of step).
     pub fn untracked_events(&self) -> u64 {
         self.ledger.untracked()
+    }
+}
+
+impl CommandProcessor for RiskCore {
+    #[inline(always)]
+    fn process<S: EventSink>(&mut self, cmd: &Command, sink: &mut S) {
+        RiskCore::process(self, cmd, sink);
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.engine
     }
 }
 

@@ -133,6 +133,21 @@ impl Ledger {
         self.prices.get(usize::from(instrument))
     }
 
+    /// Feeds every position, open quantity, open-order count and collar reference to
+    /// `f` in a fixed order (for [`RiskCore::state_hash`](super::RiskCore::state_hash)).
+    pub fn state_words(&self, mut f: impl FnMut(u64)) {
+        for e in &self.exposure {
+            f(e.net as u64);
+            f(e.open_buy as u64);
+            f(e.open_sell as u64);
+        }
+        self.open_orders.iter().for_each(|&n| f(u64::from(n)));
+        for p in &self.prices {
+            f(p.reference);
+            f(u64::from(p.traded));
+        }
+    }
+
     /// Events that named an order the ledger did not know (0 unless out of step).
     pub fn untracked(&self) -> u64 {
         self.untracked

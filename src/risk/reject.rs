@@ -61,23 +61,21 @@ impl RiskReject {
     }
 
     /// The core's reject reason that carries this rejection in an
-    /// [`OrderEvent::Rejected`](engine::OrderEvent::Rejected).
-    ///
-    /// NB: `engine::RejectReason` has no variant yet for 0x000C, 0x0020, 0x0026 and
-    /// 0x0030 (adding them is an `src/engine/types.rs` change; see docs/RISK.md,
-    /// "Integration"). Until then those travel as the nearest code the core has:
-    /// 0x0026 as the band's 0x0006 Fat Finger, the others as 0x000F Other. This is
-    /// the only place to change when the variants land.
+    /// [`OrderEvent::Rejected`](engine::OrderEvent::Rejected): the same OUCH code.
+    /// The throttle's 0x0029 is answered by the session layer and never reaches the
+    /// core; it maps to 0x000F Other should it ever be carried.
     #[inline]
     pub const fn engine_reason(self) -> engine::RejectReason {
         match self {
             Self::MaxQuantityExceeded => engine::RejectReason::MaxQuantityExceeded,
             Self::ProcessingError => engine::RejectReason::ProcessingError,
-            Self::FatFinger => engine::RejectReason::FatFinger,
-            Self::FirmNotAuthorized
-            | Self::AggregateExposureExceeded
-            | Self::PortMessageRateRestriction
-            | Self::SingleOrderNotionalExceeded => engine::RejectReason::Other,
+            Self::FatFinger => engine::RejectReason::RiskFatFinger,
+            Self::FirmNotAuthorized => engine::RejectReason::FirmNotAuthorized,
+            Self::AggregateExposureExceeded => engine::RejectReason::RiskAggregateExposureExceeded,
+            Self::SingleOrderNotionalExceeded => {
+                engine::RejectReason::RiskSingleOrderNotionalExceeded
+            }
+            Self::PortMessageRateRestriction => engine::RejectReason::Other,
         }
     }
 }

@@ -9,11 +9,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::engine::{Engine, EventSink, MdEvent, OrderEvent};
+use crate::engine::{EventSink, MdEvent, OrderEvent};
 use crate::journal::{
     self, Durability, Flusher, JournalConfig, JournalReader, JournalWriter, ReadOptions,
     SegmentPreparer,
 };
+use crate::risk::RiskCore;
 use crate::session::Sessions;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -62,12 +63,14 @@ pub struct Recovered {
     pub flusher: Flusher,
 }
 
-/// Replays the day's journal (if `journal.enabled`) into `engine` and `sessions`,
+/// Replays the day's journal (if `journal.enabled`) into `core` (the engine behind
+/// pre-trade risk, so positions, open orders and blocked accounts rebuild too) and
+/// `sessions`,
 /// repairing a torn tail; a corruption before the tail is refused unless
 /// `truncate_at_corruption`. Logs one line with the record count, time and state hash.
 pub fn recover(
     config: &Config,
-    engine: &mut Engine,
+    core: &mut RiskCore,
     sessions: &mut Sessions,
     truncate_at_corruption: bool,
 ) -> Result<Option<Recovered>, Error> {
@@ -92,7 +95,7 @@ pub fn recover(
             return;
         }
         match sessions.recover_input(record) {
-            Ok(cmd) => engine.process(&cmd, &mut Replay { sessions }),
+            Ok(cmd) => core.process(&cmd, &mut Replay { sessions }),
             Err(e) => bad = Some(format!("journal record {seq} is not a command: {e:?}")),
         }
     })?;
@@ -109,7 +112,7 @@ pub fn recover(
         "tickgate: {} in {}; {recovery}; state hash {:#018x}",
         jc.durability_name(),
         dir.display(),
-        engine.state_hash()
+        core.state_hash()
     );
     let (writer, preparer, flusher) = journal::open_writer(&jc, &recovery)?;
     Ok(Some(Recovered {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::{CORE_GATE_FREE_RECORDS, DRAIN_TIMEOUT};
 use crate::affinity::{BusySpin, Idle, IdleKind, Parker, SpinThenPark, SpinThenYield};
 use crate::config::{Config, ThreadingMode};
-use crate::engine::core::{Core, CoreStats, OutputFull, SessionOutput};
+use crate::engine::core::{ControlReplies, Core, CoreStats, OutputFull, SessionOutput};
 use crate::engine::{Engine, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::journal::JournalWriter;
@@ -21,6 +21,7 @@ use crate::proto::wire::Alpha;
 use crate::ring::broadcast;
 use crate::ring::shm::Layout;
 use crate::ring::spsc;
+use crate::risk::RiskCore;
 use crate::session::{INPUT_RECORD_BYTES, SessionCounters, Sessions};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -45,6 +46,7 @@ pub struct Running {
     core: Option<JoinHandle<CoreStats>>,
     housekeeping: Option<JoinHandle<()>>,
     publisher: Option<JoinHandle<PublisherStats>>,
+    control: Option<JoinHandle<()>>,
 }
 
 /// What a stopped server reports.
@@ -93,6 +95,9 @@ impl Running {
         if let Some(h) = self.housekeeping.take() {
             h.join().map_err(|_| "the housekeeping thread panicked")?;
         }
+        if let Some(h) = self.control.take() {
+            h.join().map_err(|_| "the control thread panicked")?;
+        }
         finished.journal_failed = self.fatal.load(Ordering::Acquire);
         Ok(finished)
     }
@@ -115,6 +120,9 @@ impl Drop for Running {
         if let Some(h) = self.housekeeping.take() {
             let _ = h.join();
         }
+        if let Some(h) = self.control.take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -135,14 +143,16 @@ impl SessionOutput for SharedResponses {
     }
 }
 
-type ServeCore = Core<spsc::Consumer, SharedResponses, ItchMarketOutput>;
+type ServeCore = Core<spsc::Consumer, SharedResponses, ItchMarketOutput, RiskCore>;
 
-/// The rings between the gateway and the core.
+/// The rings between the gateway and the core, and the control channel's ring.
 struct Rings {
     cmd_tx: spsc::Producer,
     cmd_rx: spsc::Consumer,
     resp_tx: spsc::Producer,
     resp_rx: spsc::Consumer,
+    ctl_tx: spsc::Producer,
+    ctl_rx: spsc::Consumer,
 }
 
 fn rings(config: &Config) -> Result<Rings, Error> {
@@ -155,6 +165,11 @@ fn rings(config: &Config) -> Result<Rings, Error> {
         .map_err(|e| format!("gateway.command_ring_records: {e:?}"))?;
     let (resp_tx, resp_rx) = spsc::channel(layout(g.response_ring_records, RECORD_BYTES))
         .map_err(|e| format!("gateway.response_ring_records: {e:?}"))?;
+    let (ctl_tx, ctl_rx) = spsc::channel(layout(
+        super::control::CONTROL_RING_RECORDS,
+        INPUT_RECORD_BYTES,
+    ))
+    .map_err(|e| format!("control ring: {e:?}"))?;
     if g.response_ring_records < 2 * CORE_GATE_FREE_RECORDS {
         return Err(format!(
             "gateway.response_ring_records must be at least {}",
@@ -167,26 +182,34 @@ fn rings(config: &Config) -> Result<Rings, Error> {
         cmd_rx,
         resp_tx,
         resp_rx,
+        ctl_tx,
+        ctl_rx,
     })
 }
 
-/// Assembles the core on the thread that will run it (its outputs are `Rc`s).
-fn build_core(
-    engine: Engine,
-    cmd_rx: spsc::Consumer,
+/// What the core is built from, moved to the thread that runs it.
+struct CoreParts {
+    risk: RiskCore,
+    /// The gateway's command ring, then the control channel's.
+    inputs: Vec<spsc::Consumer>,
     resp_tx: spsc::Producer,
     sessions: usize,
     drain_limit: usize,
     journal: Option<JournalWriter>,
     market: ItchMarketOutput,
-) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
-    let shared = Rc::new(RefCell::new(resp_tx));
-    let outputs = (0..sessions)
+    replies: Arc<ControlReplies>,
+}
+
+/// Assembles the core on the thread that will run it (its outputs are `Rc`s).
+fn build_core(p: CoreParts) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
+    let shared = Rc::new(RefCell::new(p.resp_tx));
+    let outputs = (0..p.sessions)
         .map(|_| SharedResponses(shared.clone()))
         .collect();
-    let mut core =
-        Core::new(engine, vec![cmd_rx], outputs, market, drain_limit).map_err(|e| e.to_string())?;
-    if let Some(writer) = journal {
+    let mut core = Core::new(p.risk, p.inputs, outputs, p.market, p.drain_limit)
+        .map_err(|e| e.to_string())?
+        .with_control_replies(p.replies);
+    if let Some(writer) = p.journal {
         core = core.with_journal(writer);
     }
     Ok((core, shared))
@@ -335,6 +358,7 @@ pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> 
         core: helpers.core,
         housekeeping: helpers.housekeeping,
         publisher: helpers.publisher,
+        control: helpers.control,
     })
 }
 
@@ -359,6 +383,7 @@ struct Helpers {
     core: Option<JoinHandle<CoreStats>>,
     housekeeping: Option<JoinHandle<()>>,
     publisher: Option<JoinHandle<PublisherStats>>,
+    control: Option<JoinHandle<()>>,
 }
 
 fn serve_thread(
@@ -369,21 +394,44 @@ fn serve_thread(
     helpers_tx: mpsc::Sender<Helpers>,
 ) -> Result<Finished, String> {
     let setup = || -> Result<_, Error> {
-        let mut engine = Engine::from_config(&config)?;
+        let mut risk = RiskCore::from_config(&config)?;
         let r = rings(&config)?;
         let gw = gateway_options(&config);
-        let mut sessions = Sessions::new(&config, &engine, gw.max_connections, r.cmd_tx, r.resp_rx)
-            .map_err(|e| e.0)?;
+        let mut sessions = Sessions::new(
+            &config,
+            risk.engine(),
+            gw.max_connections,
+            r.cmd_tx,
+            r.resp_rx,
+        )
+        .map_err(|e| e.0)?;
         let journal = super::recover::recover(
             &config,
-            &mut engine,
+            &mut risk,
             &mut sessions,
             opts.truncate_journal_at_corruption,
         )?;
+        let control = match config.admin_socket() {
+            Some(path) => Some(super::control::ControlChannel {
+                listener: super::control::bind(&path)?,
+                path,
+                commands: r.ctl_tx,
+                replies: Arc::new(ControlReplies::default()),
+                accounts: config.accounts.iter().map(|a| a.username.clone()).collect(),
+            }),
+            None => None,
+        };
         let gateway = Gateway::new(gw, sessions)?;
-        Ok((engine, r.cmd_rx, r.resp_tx, gateway, journal))
+        Ok((
+            risk,
+            vec![r.cmd_rx, r.ctl_rx],
+            r.resp_tx,
+            gateway,
+            journal,
+            control,
+        ))
     };
-    let (engine, cmd_rx, resp_tx, mut gateway, journal) = match setup() {
+    let (risk, inputs, resp_tx, mut gateway, journal, control) = match setup() {
         Ok(v) => v,
         Err(e) => {
             let _ = ready.send(Err(e.to_string()));
@@ -413,10 +461,25 @@ fn serve_thread(
         }
         None => None,
     };
+    let replies = match control {
+        Some(ch) => {
+            let replies = ch.replies.clone();
+            let cpu = t
+                .housekeeping_cpus
+                .first()
+                .copied()
+                .filter(|_| opts.pin_threads);
+            let stop = flags.core_stop.clone();
+            helpers.control =
+                Some(super::control::spawn(ch, cpu, stop).map_err(|e| e.to_string())?);
+            replies
+        }
+        None => Arc::new(ControlReplies::default()),
+    };
     let name = gateway.handler().session_name();
     let md = market_data(
         &config,
-        &engine,
+        risk.engine(),
         name,
         opts.pin_threads,
         flags.md_stop.clone(),
@@ -433,8 +496,16 @@ fn serve_thread(
             return Err(e.to_string());
         }
     };
-    let n_sessions = config.accounts.len();
-    let drain_limit = config.engine.drain_limit as usize;
+    let parts = CoreParts {
+        risk,
+        inputs,
+        resp_tx,
+        sessions: config.accounts.len(),
+        drain_limit: config.engine.drain_limit as usize,
+        journal: writer,
+        market,
+        replies,
+    };
     if opts.pin_threads {
         pin(t.gateway_cpus[0], "gateway thread");
     }
@@ -448,16 +519,7 @@ fn serve_thread(
     match t.mode {
         ThreadingMode::Shared => {
             let _ = helpers_tx.send(helpers);
-            let (core, gate) = build_core(
-                engine,
-                cmd_rx,
-                resp_tx,
-                n_sessions,
-                drain_limit,
-                writer,
-                market,
-            )
-            .map_err(|e| e.to_string())?;
+            let (core, gate) = build_core(parts).map_err(|e| e.to_string())?;
             let core = Rc::new(RefCell::new(core));
             let inline = core.clone();
             let fatal = flags.fatal.clone();
@@ -476,15 +538,7 @@ fn serve_thread(
                     if pin_threads {
                         pin(core_cpu, "core thread");
                     }
-                    let built = build_core(
-                        engine,
-                        cmd_rx,
-                        resp_tx,
-                        n_sessions,
-                        drain_limit,
-                        writer,
-                        market,
-                    );
+                    let built = build_core(parts);
                     let Ok((mut core, _)) = built else {
                         return CoreStats::default();
                     };

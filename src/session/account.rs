@@ -51,8 +51,6 @@ pub struct Account {
     pub user_ref_nums: UserRefNums,
     /// Open orders by UserRefNum.
     pub orders: OrderMap,
-    /// Disable Order Entry is in force: Enter Orders are rejected.
-    pub entry_disabled: bool,
     /// Messages waiting for an order in flight (capacity [`MAX_DEFERRED`]).
     pub deferred: Vec<Deferred>,
     /// Next sequence number to send to `conn`; below `store.next_sequence_number()`
@@ -90,7 +88,6 @@ impl Account {
             ended: false,
             user_ref_nums: UserRefNums::new(),
             orders: OrderMap::new(max_open_orders),
-            entry_disabled: false,
             deferred: Vec::with_capacity(MAX_DEFERRED),
             send_next: 1,
         })

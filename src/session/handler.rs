@@ -278,8 +278,10 @@ impl Sessions {
             firm: a.firm_id,
             instrument: ALL_INSTRUMENTS,
         });
-        if self.push_command(&cmd) {
+        if self.sequence(cmd) {
             self.counters.cancel_on_disconnect += 1;
+        } else {
+            self.counters.command_ring_full += 1;
         }
     }
 
@@ -340,12 +342,15 @@ impl Sessions {
     /// Pushes a command and, for an Enter/Replace, the order's session-side details
     /// (journaled with it: see [`super::record`]); `false` (counted) if the ring is full.
     pub(super) fn push_input(&mut self, cmd: &Command, info: Option<&OrderInfo>) -> bool {
-        let ok = self
-            .commands
-            .try_write(INPUT_RECORD_BYTES, |buf| {
-                super::record::encode(cmd, info, buf);
-            })
-            .is_ok();
+        // An order must not overtake cancels and answers waiting for room: while any
+        // wait, the ring counts as full for it (the caller rejects it "system busy").
+        let ok = (info.is_none() || self.pending_answers.is_empty())
+            && self
+                .commands
+                .try_write(INPUT_RECORD_BYTES, |buf| {
+                    super::record::encode(cmd, info, buf);
+                })
+                .is_ok();
         if !ok {
             self.counters.command_ring_full += 1;
         }

@@ -7,8 +7,8 @@ use super::orders::OrderInfo;
 use super::translate::{self, Origin};
 use crate::engine::Command;
 use crate::engine::OrderRef;
-use crate::engine::command::{Cancel, MassCancel as MassCancelCmd, Modify};
-use crate::engine::types::ALL_INSTRUMENTS;
+use crate::engine::command::{CONTROL_BYTES, Cancel, Control, MassCancel as MassCancelCmd, Modify};
+use crate::engine::types::{ALL_INSTRUMENTS, ControlAction};
 use crate::gateway::{ConnId, Outbox};
 use crate::proto::ouch::{
     self, AccountQueryResponse, DisableOrderEntryResponse, EnableOrderEntryResponse, EnterOrder,
@@ -37,7 +37,9 @@ impl Sessions {
             session: acc,
             firm: self.accounts[usize::from(acc)].firm_id,
         };
-        self.dispatch(&m, o, out);
+        if self.admit(&m, o, now, out) {
+            self.dispatch(&m, o, out);
+        }
     }
 
     /// Acts on a decoded message whose UserRefNum (if any) is already consumed. A
@@ -210,7 +212,7 @@ impl Sessions {
         }
     }
 
-    fn session_reject(
+    pub(super) fn session_reject(
         &mut self,
         o: Origin,
         idx: u8,
@@ -230,9 +232,6 @@ impl Sessions {
         let Some(&instrument) = self.by_symbol.get(&e.symbol.0) else {
             return self.session_reject(o, idx, urn, RejectReason::InvalidSymbol, cl, out);
         };
-        if self.accounts[usize::from(o.session)].entry_disabled {
-            return self.session_reject(o, idx, urn, RejectReason::FirmNotAuthorized, cl, out);
-        }
         let cmd = match translate::enter(e, o, instrument) {
             Ok(c) => c,
             Err(r) => return self.session_reject(o, idx, urn, r, cl, out),
@@ -305,8 +304,11 @@ impl Sessions {
         let orders = &self.accounts[usize::from(o.session)].orders;
         match orders.get(idx, urn) {
             Some(info) if info.order != OrderRef::NONE => {
-                let c = cmd(info.order);
-                self.push_command(&c);
+                // A full ring (overload: busy rejects crowd it) makes a cancel wait in
+                // order, not vanish.
+                if !self.sequence(cmd(info.order)) {
+                    self.counters.command_ring_full += 1;
+                }
             }
             _ => self.counters.unknown_orders += 1,
         }
@@ -332,41 +334,64 @@ impl Sessions {
             });
             return self.answer(o.session, o.ts_ns, (idx, x.user_ref_num), &reply, out);
         };
-        self.push_command(&Command::MassCancel(MassCancelCmd {
+        let cmd = Command::MassCancel(MassCancelCmd {
             ts_ns: o.ts_ns,
             session: o.session,
             user_ref_idx: idx,
             user_ref_num: x.user_ref_num,
             firm: o.firm,
             instrument,
-        }));
+        });
+        if !self.sequence(cmd) {
+            self.counters.command_ring_full += 1;
+        }
     }
 
+    /// OUCH Disable / Enable Order Entry: a `Control` command for the core, where
+    /// pre-trade risk blocks or unblocks the account (journaled, so a replay does too)
+    /// and returns the response below in order with the account's other messages.
     fn on_order_entry_switch(&mut self, m: &Inbound, o: Origin, idx: u8, out: &mut Outbox<'_>) {
         let opts = ouch::Options::user_ref_idx_only(idx);
-        let urn = m.new_user_ref_num().unwrap_or(0);
-        let a = &mut self.accounts[usize::from(o.session)];
-        let reply = match m {
-            Inbound::DisableOrderEntry(d) => {
-                a.entry_disabled = true;
+        let (action, reply) = match m {
+            Inbound::DisableOrderEntry(d) => (
+                ControlAction::Disable,
                 Outbound::DisableOrderEntryResponse(DisableOrderEntryResponse {
                     timestamp: o.ts_ns,
                     user_ref_num: d.user_ref_num,
                     firm: d.firm,
                     options: opts,
-                })
-            }
-            Inbound::EnableOrderEntry(e) => {
-                a.entry_disabled = false;
+                }),
+            ),
+            Inbound::EnableOrderEntry(e) => (
+                ControlAction::Enable,
                 Outbound::EnableOrderEntryResponse(EnableOrderEntryResponse {
                     timestamp: o.ts_ns,
                     user_ref_num: e.user_ref_num,
                     firm: e.firm,
                     options: opts,
-                })
-            }
+                }),
+            ),
             _ => return,
         };
-        self.answer(o.session, o.ts_ns, (idx, urn), &reply, out);
+        let urn = m.new_user_ref_num().unwrap_or(0);
+        let mut bytes = [0u8; CONTROL_BYTES];
+        let Ok(len) = reply.encode(&mut bytes) else {
+            return self.answer(o.session, o.ts_ns, (idx, urn), &reply, out);
+        };
+        let cmd = Command::Control(Control {
+            ts_ns: o.ts_ns,
+            session: o.session,
+            user_ref_idx: idx,
+            user_ref_num: urn,
+            action,
+            account: o.session,
+            request: 0,
+            len: len as u8,
+            bytes,
+        });
+        if !self.sequence(cmd) {
+            self.counters.unjournaled_answers += 1;
+            self.emit(o.session, &reply, Some(out));
+        }
     }
 }

@@ -22,6 +22,7 @@
 //! stderr line and a [`SessionCounters`] count; none panics or touches other sessions.
 
 mod account;
+mod guard;
 mod handler;
 mod inbound;
 mod orders;
@@ -87,6 +88,16 @@ pub struct SessionCounters {
     pub unjournaled_answers: u64,
     /// Connections dropped as slow consumers while sending.
     pub slow_consumers: u64,
+    /// Messages refused by the account's message throttle (OUCH 0x0029 for Enter and
+    /// Replace, Cancel Reject for a Cancel).
+    pub throttled: u64,
+    /// Throttled Modify / Mass Cancel messages, which have no OUCH refusal: dropped.
+    pub throttled_dropped: u64,
+    /// Sessions logged out for passing the throttle's logout threshold.
+    pub throttle_logouts: u64,
+    /// New orders and replaces rejected "system busy" (OUCH 0x000A) because the
+    /// command ring was past its high-water mark.
+    pub busy_rejects: u64,
 }
 
 /// Timer settings, in nanoseconds.
@@ -143,13 +154,16 @@ pub struct Sessions {
     ended_sent: bool,
     /// Response records drained per `poll`.
     drain_limit: usize,
-    /// Session-layer answers (`Echo` commands) waiting for room in the command ring,
-    /// oldest first (capacity [`PENDING_ANSWERS`]); pushed before anything else.
+    /// Session-layer answers (`Echo`, `Control`) and cancels (Cancel, Modify, Mass
+    /// Cancel, cancel-on-disconnect) waiting for room in the command ring, oldest first
+    /// (capacity [`PENDING_ANSWERS`]); pushed before anything else.
     pending_answers: std::collections::VecDeque<crate::engine::Command>,
     /// An agent run at the start of every `poll`, before the responses are drained
     /// (shared threading: the matching core), so that an order read in this loop
     /// turn is answered in the same turn.
     inline_agent: Option<Box<dyn FnMut() -> usize>>,
+    /// Message throttles and overload marks (`guard`).
+    guards: guard::Guards,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -165,6 +179,12 @@ impl std::fmt::Debug for Sessions {
 #[inline]
 pub(crate) fn monotonic_ns() -> u64 {
     crate::clock::monotonic_ns()
+}
+
+/// Core time now (nanoseconds since midnight UTC), as the session layer stamps
+/// commands; for commands from elsewhere (the operator's control channel).
+pub fn core_time_ns() -> u64 {
+    (monotonic_ns() as i64 + midnight_offset_ns()).rem_euclid(86_400_000_000_000) as u64
 }
 
 fn midnight_offset_ns() -> i64 {
@@ -239,6 +259,7 @@ impl Sessions {
             drain_limit: 4096,
             pending_answers: std::collections::VecDeque::with_capacity(PENDING_ANSWERS),
             inline_agent: None,
+            guards: guard::Guards::new(config),
         })
     }
 

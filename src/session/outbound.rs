@@ -98,16 +98,24 @@ impl Sessions {
             len: len as u8,
             bytes,
         });
-        // In order behind answers already waiting for room in the command ring.
-        if self.pending_answers.is_empty() && self.push_command(&echo) {
-            return;
+        if !self.sequence(echo) {
+            self.counters.unjournaled_answers += 1;
+            self.emit(acc, msg, Some(out));
+        }
+    }
+
+    /// Pushes a command that carries a session-layer answer (`Echo`, `Control`) onto
+    /// the command ring, in order behind answers already waiting for room; `false` if
+    /// it could not even wait ([`PENDING_ANSWERS`](super::PENDING_ANSWERS) are queued).
+    pub(super) fn sequence(&mut self, cmd: Command) -> bool {
+        if self.pending_answers.is_empty() && self.push_command(&cmd) {
+            return true;
         }
         if self.pending_answers.len() < self.pending_answers.capacity() {
-            self.pending_answers.push_back(echo);
-            return;
+            self.pending_answers.push_back(cmd);
+            return true;
         }
-        self.counters.unjournaled_answers += 1;
-        self.emit(acc, msg, Some(out));
+        false
     }
 
     /// Pushes waiting answers while the command ring has room; returns how many.

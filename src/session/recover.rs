@@ -2,8 +2,7 @@
 //!
 //! The journal holds every input record the core took, in the core's order (see
 //! [`super::record`]). Replaying one record is: [`Sessions::recover_input`] (the
-//! UserRefNum it used up, the order details of an Enter/Replace, an order-entry
-//! switch), then the core processes the command, then every event it emits goes
+//! UserRefNum it used up, the order details of an Enter/Replace), then the core processes the command, then every event it emits goes
 //! through [`Sessions::recover_event`] — the same code that numbers, stores and
 //! tracks events in production, minus the sending. Each account's stream, UserRefNum
 //! high-water marks and open-order map end up as they were; clients then log in with
@@ -12,7 +11,6 @@
 use super::{Sessions, record};
 use crate::engine::wire::DecodeError;
 use crate::engine::{Command, OrderEvent};
-use crate::proto::ouch::{DisableOrderEntryResponse, EnableOrderEntryResponse};
 
 impl Sessions {
     /// Applies the session-side effects of one journaled input record and returns its
@@ -25,6 +23,7 @@ impl Sessions {
             Command::Replace(c) => (c.session, c.user_ref_idx, c.user_ref_num),
             Command::MassCancel(c) => (c.session, c.user_ref_idx, c.user_ref_num),
             Command::Echo(c) => (c.session, c.user_ref_idx, c.user_ref_num),
+            Command::Control(c) => (c.session, c.user_ref_idx, c.user_ref_num),
             _ => return Ok(cmd),
         };
         let Some(a) = self.accounts.get_mut(usize::from(session)) else {
@@ -33,18 +32,10 @@ impl Sessions {
         if urn != 0 {
             a.user_ref_nums.consume(idx, urn);
         }
-        match &cmd {
-            Command::Enter(_) | Command::Replace(_) => {
-                if let Some(info) = record::order_info(record) {
-                    a.orders.insert(idx, urn, info);
-                }
-            }
-            Command::Echo(c) => match c.bytes[0] {
-                DisableOrderEntryResponse::TYPE => a.entry_disabled = true,
-                EnableOrderEntryResponse::TYPE => a.entry_disabled = false,
-                _ => {}
-            },
-            _ => {}
+        if let Command::Enter(_) | Command::Replace(_) = &cmd
+            && let Some(info) = record::order_info(record)
+        {
+            a.orders.insert(idx, urn, info);
         }
         Ok(cmd)
     }

@@ -131,6 +131,7 @@ impl RefEngine {
                 len: c.len,
                 bytes: c.bytes,
             })),
+            Command::Control(c) => self.o(OrderEvent::Echoed(c.answer(0))),
         }
         std::mem::take(&mut self.out)
     }
