@@ -245,6 +245,19 @@ impl RiskCore {
         h
     }
 
+    /// Hints the CPU to fetch the risk state `cmd`'s screen reads first: a Replace's or
+    /// Cancel's ledger entry (a data-dependent miss otherwise), an Enter's exposure
+    /// line. `serve`'s core calls it before the journal append (`docs/RISK.md`, Cost).
+    #[inline(always)]
+    pub fn prefetch(&self, cmd: &Command) {
+        match cmd {
+            Command::Replace(r) => self.ledger.prefetch(r.order),
+            Command::Cancel(c) => self.ledger.prefetch(c.order),
+            Command::Enter(e) => self.ledger.prefetch_exposure(e.session, e.instrument),
+            _ => {}
+        }
+    }
+
     /// The pre-trade decision for `cmd`, without changing anything. Only Enter,
     /// Replace and Mass Cancel can be refused; malformed orders (unknown session or
     /// instrument, quantity 0 or ≥ 1 000 000, price outside the band) pass, so they get
@@ -591,6 +604,11 @@ impl CommandProcessor for RiskCore {
 
     fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, cmd: &Command) {
+        RiskCore::prefetch(self, cmd);
     }
 }
 

@@ -180,6 +180,14 @@ impl Ledger {
         }
     }
 
+    /// Hints the CPU to fetch the exposure line of (`session`, `instrument`).
+    #[inline]
+    pub(crate) fn prefetch_exposure(&self, session: u16, instrument: u16) {
+        if let Some(e) = self.exposure(session, instrument) {
+            prefetch_read(e);
+        }
+    }
+
     /// The first live order of `session` at pool index `from` or above:
     /// (its index, handle, cold entry).
     pub(crate) fn next_order_of(&self, session: u16, from: u32) -> Option<(u32, OrderRef, Cold)> {
