@@ -143,6 +143,21 @@ impl Engine {
         self.debug_check();
     }
 
+    /// Hints the CPU to fetch the order line a Cancel, Modify or Replace names (the
+    /// core loop calls it ahead of processing: `engine::core`).
+    #[inline(always)]
+    pub fn prefetch(&self, cmd: &Command) {
+        let order = match cmd {
+            Command::Cancel(c) => c.order,
+            Command::Replace(c) => c.order,
+            Command::Modify(c) => c.order,
+            _ => return,
+        };
+        if let Some(o) = self.pool.orders.get(order.index() as usize) {
+            super::orders::prefetch(o);
+        }
+    }
+
     /// The instruments, indexed by stock locate.
     pub fn instruments(&self) -> &[Instrument] {
         &self.instruments

@@ -245,11 +245,13 @@ impl RiskCore {
         h
     }
 
-    /// Hints the CPU to fetch the risk state `cmd`'s screen reads first: a Replace's or
-    /// Cancel's ledger entry (a data-dependent miss otherwise), an Enter's exposure
-    /// line. `serve`'s core calls it before the journal append (`docs/RISK.md`, Cost).
+    /// Hints the CPU to fetch the state `cmd` reads first: a Replace's or Cancel's
+    /// ledger entry (a data-dependent miss otherwise) and engine order line, an Enter's
+    /// exposure line. `serve`'s core calls it one record ahead of processing, before
+    /// the journal append (`docs/RISK.md`, Cost).
     #[inline(always)]
     pub fn prefetch(&self, cmd: &Command) {
+        self.engine.prefetch(cmd);
         match cmd {
             Command::Replace(r) => self.ledger.prefetch(r.order),
             Command::Cancel(c) => self.ledger.prefetch(c.order),

@@ -139,6 +139,17 @@ pub fn bench_instruments(n: u16, tick: u64, reference_price: u64) -> Vec<Instrum
         .collect()
 }
 
+impl<P> TickgateVenue<P> {
+    /// The handle of the order a Cancel or Replace of the stream names (what a core
+    /// looking one record ahead could prefetch), without building the command.
+    pub fn order_of(&self, c: &GenCmd) -> Option<OrderRef> {
+        match c.kind {
+            GenKind::Cancel | GenKind::Replace => self.refs.get(c.slot as usize).map(|r| r.0),
+            _ => None,
+        }
+    }
+}
+
 impl TickgateVenue {
     /// An engine with `instruments` and room for `max_orders`; `slots` as
     /// [`Stream::slots`](super::stream::Stream::slots).
