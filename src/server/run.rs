@@ -18,7 +18,6 @@ use crate::gateway::{Gateway, GatewayOptions};
 use crate::journal::JournalWriter;
 use crate::md::{ItchMarketOutput, Publisher, PublisherStats, Symbols};
 use crate::proto::wire::Alpha;
-use crate::ring::broadcast;
 use crate::ring::shm::Layout;
 use crate::ring::spsc;
 use crate::risk::RiskCore;
@@ -225,11 +224,7 @@ fn market_data(
     pin_threads: bool,
     stop: Arc<AtomicBool>,
 ) -> Result<(ItchMarketOutput, Option<JoinHandle<PublisherStats>>), Error> {
-    let ring = broadcast::new(Layout {
-        capacity: 1 << 16,
-        slot_bytes: (MD_RECORD_BYTES + broadcast::SLOT_HEADER_BYTES).next_multiple_of(64),
-    })
-    .map_err(|e| format!("market-data ring: {e:?}"))?;
+    let ring = super::algos::market_ring(config, MD_RECORD_BYTES)?;
     let market = ItchMarketOutput::new(ring, Symbols::from_instruments(engine.instruments()));
     if !config.marketdata.enabled {
         return Ok((market, None));
@@ -411,6 +406,7 @@ fn serve_thread(
             &mut sessions,
             opts.truncate_journal_at_corruption,
         )?;
+        super::algos::attach(&config, &mut sessions)?;
         let control = match config.admin_socket() {
             Some(path) => Some(super::control::ControlChannel {
                 listener: super::control::bind(&path)?,

@@ -122,10 +122,14 @@ impl Sessions {
         }
     }
 
-    /// Logs out the account's connection for exceeding its throttle's logout
-    /// threshold; closing it fires cancel-on-disconnect (`on_close`).
+    /// Logs out the account's connection (or ends its algo session) for exceeding its
+    /// throttle's logout threshold; cancel-on-disconnect follows (`on_close`, or the
+    /// slot's release).
     fn throttle_logout(&mut self, acc: u16, out: &mut Outbox<'_>) {
         self.counters.throttle_logouts += 1;
+        if let Some(slot) = self.accounts[usize::from(acc)].shm_slot {
+            return self.end_algo_for_message_rate(slot);
+        }
         let Some(conn) = self.accounts[usize::from(acc)].conn else {
             return;
         };

@@ -29,6 +29,7 @@ mod orders;
 mod outbound;
 pub mod record;
 mod recover;
+mod shm;
 pub mod store;
 pub mod translate;
 
@@ -38,6 +39,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use account::{Account, BadAccount, COD_CHANNEL, Deferred, MAX_DEFERRED};
 pub use orders::{OrderInfo, OrderMap};
 pub use record::INPUT_RECORD_BYTES;
+pub use shm::{CLAIM_POLL_NS, LIVENESS_POLL_NS};
 pub use store::ReplayStore;
 
 use crate::config::Config;
@@ -98,6 +100,12 @@ pub struct SessionCounters {
     /// New orders and replaces rejected "system busy" (OUCH 0x000A) because the
     /// command ring was past its high-water mark.
     pub busy_rejects: u64,
+    /// Algo sessions ended because their response ring was full once caught up.
+    pub algo_slow_consumers: u64,
+    /// Algo sessions ended because their process was gone or their heartbeat stopped.
+    pub algo_liveness_ends: u64,
+    /// Algo order-ring records shorter than their header (the session was ended).
+    pub algo_bad_records: u64,
 }
 
 /// Timer settings, in nanoseconds.
@@ -164,6 +172,8 @@ pub struct Sessions {
     inline_agent: Option<Box<dyn FnMut() -> usize>>,
     /// Message throttles and overload marks (`guard`).
     guards: guard::Guards,
+    /// Co-located algo slots (`[ipc]`), served like connections ([`shm`]).
+    algos: Option<Box<shm::AlgoSlots>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -260,6 +270,7 @@ impl Sessions {
             pending_answers: std::collections::VecDeque::with_capacity(PENDING_ANSWERS),
             inline_agent: None,
             guards: guard::Guards::new(config),
+            algos: None,
         })
     }
 
