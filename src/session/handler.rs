@@ -346,7 +346,9 @@ impl Sessions {
                 super::record::encode(cmd, info, buf);
             })
             .is_ok();
-        if !ok {
+        if ok {
+            self.commands.prefetch_next();
+        } else {
             self.counters.command_ring_full += 1;
         }
         ok
