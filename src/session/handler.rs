@@ -95,7 +95,10 @@ impl Handler for Sessions {
         work += self.inline_agent.as_mut().map_or(0, |agent| agent());
         work += self.drain_responses(out);
         work += self.pump_replays(out);
-        if self.ending && !self.ended_sent {
+        if !self.day.started() {
+            self.start_of_day(out);
+        }
+        if self.ending && !self.ended_sent && self.end_of_day(out) {
             self.send_end_of_session(out);
             work += 1;
         }
