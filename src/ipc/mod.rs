@@ -18,4 +18,8 @@
 //! across processes; the matching core does not poll slot rings yet (issue 5).
 
 pub mod algo;
+pub mod config;
 pub mod directory;
+pub mod wire;
+
+pub use config::IpcSection;
