@@ -22,6 +22,7 @@
 //! stderr line and a [`SessionCounters`] count; none panics or touches other sessions.
 
 mod account;
+mod day;
 mod guard;
 mod handler;
 mod inbound;
@@ -160,6 +161,8 @@ pub struct Sessions {
     /// End of Session requested: send `Z` everywhere, refuse logins.
     ending: bool,
     ended_sent: bool,
+    /// Start/End of Day System Events (`gateway.system_events`).
+    day: day::Day,
     /// Response records drained per `poll`.
     drain_limit: usize,
     /// Session-layer answers (`Echo`, `Control`) and cancels (Cancel, Modify, Mass
@@ -266,6 +269,7 @@ impl Sessions {
             replaying: Vec::with_capacity(config.accounts.len()),
             ending: false,
             ended_sent: false,
+            day: day::Day::new(g.system_events),
             drain_limit: 4096,
             pending_answers: std::collections::VecDeque::with_capacity(PENDING_ANSWERS),
             inline_agent: None,
