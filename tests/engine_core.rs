@@ -209,3 +209,62 @@ fn a_full_session_output_never_blocks_the_core_and_loses_nothing() {
     );
     assert_eq!(core.stats().spill_grows, 0);
 }
+
+/// The core behind pre-trade risk: an operator kill (a `Control` for
+/// `CONTROL_SESSION`) cancels the account's open orders through its output, blocks
+/// it, and its answer goes to the control replies, not to a session output.
+#[test]
+fn an_operator_kill_through_the_core_cancels_blocks_and_answers_the_control_replies() {
+    use std::sync::Arc;
+    use tickgate::engine::command::{CONTROL_BYTES, Control};
+    use tickgate::engine::core::ControlReplies;
+    use tickgate::engine::types::{CONTROL_SESSION, ControlAction};
+    use tickgate::risk::{AccountLimits, AccountRisk, RiskCore};
+
+    let account = AccountRisk {
+        firm: 0,
+        limits: AccountLimits::default(),
+    };
+    let risk = RiskCore::new(engine_with(64), 64, 2, &[account, account]);
+    // Input 0 (drained first): two resting orders; input 1: the operator's kill.
+    let (mut orders, mut operator) = (VecInput::default(), VecInput::default());
+    orders.push(&enter(0, 1, Side::Buy, 10, P100));
+    orders.push(&enter(0, 2, Side::Buy, 10, P100 - TICK));
+    operator.push(&Command::Control(Control {
+        ts_ns: 5_000,
+        session: CONTROL_SESSION,
+        user_ref_idx: 0,
+        user_ref_num: 0,
+        action: ControlAction::Kill,
+        account: 0,
+        request: 7,
+        len: 0,
+        bytes: [0; CONTROL_BYTES],
+    }));
+    let replies = Arc::new(ControlReplies::default());
+    let mut core = Core::new(
+        risk,
+        vec![orders, operator],
+        vec![VecOutput::<OrderEvent>::default(), VecOutput::default()],
+        VecOutput::<MdEvent>::default(),
+        8,
+    )
+    .unwrap()
+    .with_control_replies(replies.clone());
+    assert_eq!(replies.result_of(7), None);
+    while core.do_work() > 0 {}
+    assert_eq!(
+        replies.result_of(7),
+        Some(1 << 32 | 2),
+        "blocked, 2 cancelled"
+    );
+    let events = &core.outputs()[0].events;
+    let canceled = events
+        .iter()
+        .filter(|e| matches!(e, OrderEvent::Canceled(_)))
+        .count();
+    assert_eq!(canceled, 2, "{events:?}");
+    assert!(core.processor().is_blocked(0));
+    assert_eq!(core.stats().control_replies, 1);
+    assert_eq!(core.stats().unrouted_events, 0);
+}
