@@ -273,8 +273,12 @@ fn main() -> Result<()> {
                 m.bid.map(|q| q.1),
                 m.ask.map(|q| q.1)
             );
+            // A syscall and a file open: not for every turn.
+            if m.s.server_restarted() {
+                return Err("the server restarted".into());
+            }
         }
-        if !m.s.is_active() || m.s.server_restarted() {
+        if !m.s.is_active() {
             return Err("the server ended this session".into());
         }
         std::thread::sleep(Duration::from_micros(50));

@@ -329,7 +329,13 @@ pub struct Directory {
     ring: Layout,
     /// Group given read-write access to the files (None: owner only).
     group: Option<u32>,
+    /// Made by [`Directory::create_for_serve`]: listed in [`SERVING`] until dropped.
+    serving: bool,
 }
+
+/// Directory paths served by this process (a second server in the same process has
+/// the same pid, so the pid check cannot tell it from a dead one's files).
+static SERVING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 impl Directory {
     /// Creates the directory at `path` with `slots` slots and their ring files (all
@@ -373,6 +379,7 @@ impl Directory {
             liveness_timeout,
             ring,
             group: None,
+            serving: false,
         })
     }
 
@@ -381,12 +388,23 @@ impl Directory {
     /// if a live server owns the directory.
     pub fn create_for_serve(section: &super::IpcSection) -> Result<Self, IpcError> {
         let path = section.directory_path();
+        let in_use = || IpcError::InUse {
+            path: path.clone(),
+            pid: std::process::id(),
+        };
+        let mut serving = SERVING.lock().map_err(|_| in_use())?;
+        if serving.contains(&path) {
+            return Err(in_use());
+        }
         remove_stale(&path, section.slots)?;
         let ring = Layout {
             capacity: section.ring_records,
             slot_bytes: super::wire::SLOT_RING_SLOT_BYTES,
         };
         let mut dir = Self::create(&path, section.slots, ring, section.liveness_timeout())?;
+        serving.push(path.clone());
+        dir.serving = true;
+        drop(serving);
         if !section.group.is_empty() {
             let gid = group_id(&section.group)?;
             dir.group = Some(gid);
@@ -564,6 +582,11 @@ impl Directory {
 
 impl Drop for Directory {
     fn drop(&mut self) {
+        if self.serving
+            && let Ok(mut serving) = SERVING.lock()
+        {
+            serving.retain(|p| p != &self.path);
+        }
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_file(md_path(&self.path));
         for i in 0..self.mapping.slots {
@@ -602,15 +625,27 @@ fn remove_stale(path: &Path, slots: usize) -> Result<(), IpcError> {
 }
 
 fn group_id(name: &str) -> Result<u32, IpcError> {
-    let c = std::ffi::CString::new(name).map_err(|_| IpcError::NoSuchGroup(name.into()))?;
-    // SAFETY: `c` is a valid C string; the result is read at once, on a start-up path
-    // no other thread of this process calls getgr* on.
-    let g = unsafe { libc::getgrnam(c.as_ptr()) };
-    if g.is_null() {
-        return Err(IpcError::NoSuchGroup(name.into()));
+    let missing = || IpcError::NoSuchGroup(name.into());
+    let c = std::ffi::CString::new(name).map_err(|_| missing())?;
+    // SAFETY: all-zero is a valid `group` (null pointers, gid 0) to be filled in.
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    let mut buf = vec![0 as libc::c_char; 16 << 10];
+    // SAFETY: `c` is a C string; `group`, `buf` (with its true length) and `found` are
+    // valid for writes for the duration of the call (the reentrant variant).
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c.as_ptr(),
+            &mut group,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() {
+        return Err(missing());
     }
-    // SAFETY: non-null: a valid group entry.
-    Ok(unsafe { (*g).gr_gid })
+    Ok(group.gr_gid)
 }
 
 /// Gives the group `ipc.group` (if not empty) read-write access to `file`, e.g. the

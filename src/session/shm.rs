@@ -44,6 +44,8 @@ enum AlgoEnd {
     SlowConsumer,
     /// It wrote a record shorter than the order header.
     BadRecord,
+    /// The account's replay store is full: its stream for the day is over.
+    StreamEnded,
 }
 
 /// One slot as the session layer sees it.
@@ -198,6 +200,9 @@ impl Sessions {
                 }
             }
             slot.live |= a.send_next == a.store.next_sequence_number();
+            if a.ended && slot.live {
+                algos.to_end.push((i, AlgoEnd::StreamEnded));
+            }
         }
         self.end_marked(now);
         work + self.algo_timers(now)
