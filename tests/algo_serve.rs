@@ -551,3 +551,57 @@ fn after_a_server_restart_an_algo_reattaches_to_its_recovered_stream_and_orders(
     drop(algo);
     s.stop_and_join().unwrap();
 }
+
+#[test]
+fn dedicated_threading_serves_algo_slots_from_the_gateway_thread() {
+    let mut c = algo_config();
+    c.threads.mode = tickgate::config::ThreadingMode::Dedicated;
+    c.threads.core_cpu = 0;
+    c.threads.gateway_cpus = vec![1];
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    send(&mut algo, &Inbound::EnterOrder(buy(1, 1_900_000)));
+    assert_eq!(responses(&mut algo, 1)[0].1.message_type(), b'A');
+    let mut tcp = login(&s, "DEMO1");
+    tcp.enter_order(Side::Sell, 100, aapl(), Price(1_900_000))
+        .unwrap();
+    expect(&mut tcp, b'A');
+    expect(&mut tcp, b'E');
+    assert_eq!(responses(&mut algo, 1)[0].1.message_type(), b'E');
+    drop((algo, tcp));
+    s.stop_and_join().unwrap();
+}
+
+/// Random records (valid headers, random OUCH bytes) from one algo: answered or
+/// counted, never a panic; the TCP session trades on.
+#[test]
+fn random_records_from_an_algo_never_disturb_another_session() {
+    let c = algo_config();
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    let mut tcp = login(&s, "DEMO1");
+    let mut rng = Rng(0x5eed_a190);
+    let mut record = [0u8; 168];
+    for i in 0..2000 {
+        let len = rng.below(record.len() as u64) as usize;
+        record[..len].iter_mut().for_each(|b| *b = rng.next() as u8);
+        if let Some(first) = record.first_mut().filter(|_| i % 2 == 0) {
+            // Half of them claim to be a real message type.
+            *first = b"OUXMQBDE"[rng.below(8) as usize];
+        }
+        let deadline = Instant::now() + PATIENCE;
+        while algo.send(&record[..len]).is_err() {
+            assert!(Instant::now() < deadline && algo.is_active());
+            algo.poll_responses(64, |_, _| {});
+        }
+        algo.poll_responses(64, |_, _| {});
+    }
+    tcp.enter_order(Side::Buy, 100, aapl(), Price(1_900_000))
+        .unwrap();
+    expect(&mut tcp, b'A');
+    drop((algo, tcp));
+    let f = s.stop_and_join().unwrap();
+    assert!(f.sessions.ouch_decode_errors > 0);
+}
