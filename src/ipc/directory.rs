@@ -120,11 +120,14 @@ pub(crate) struct SlotDesc {
     pub next_seq: AtomicU64,
     pub username: AtomicU64,
     pub password: [AtomicU64; 2],
+    /// A pid the server's watcher found dead (0: none; [`super::watch`]).
+    pub pid_gone: AtomicU32,
 }
 
 const _: () = assert!(size_of::<DirectoryHeader>() == 128);
 const _: () = assert!(size_of::<SlotDesc>() == 128);
 const _: () = assert!(std::mem::offset_of!(SlotDesc, username) == 40);
+const _: () = assert!(std::mem::offset_of!(SlotDesc, pid_gone) == 64);
 
 /// Ring file of slot `i`: `<directory>.<i>.orders` or `.responses`.
 pub fn ring_path(directory: &Path, slot: usize, which: &str) -> PathBuf {
@@ -331,6 +334,8 @@ pub struct Directory {
     group: Option<u32>,
     /// Made by [`Directory::create_for_serve`]: listed in [`SERVING`] until dropped.
     serving: bool,
+    /// The thread that checks pids for `check_liveness` (None: it calls `kill` itself).
+    pid_watch: Option<super::watch::PidWatch>,
 }
 
 /// Directory paths served by this process (a second server in the same process has
@@ -380,6 +385,7 @@ impl Directory {
             ring,
             group: None,
             serving: false,
+            pid_watch: None,
         })
     }
 
@@ -405,6 +411,7 @@ impl Directory {
         serving.push(path.clone());
         dir.serving = true;
         drop(serving);
+        dir.pid_watch = Some(super::watch::PidWatch::spawn(&path)?);
         if !section.group.is_empty() {
             let gid = group_id(&section.group)?;
             dir.group = Some(gid);
@@ -549,7 +556,12 @@ impl Directory {
         for i in 0..self.mapping.slots {
             let slot = self.mapping.slot(i);
             let state = SlotState::from_u32(slot.state.load(Ordering::Acquire));
-            let alive = process_alive(slot.pid.load(Ordering::Relaxed));
+            let pid = slot.pid.load(Ordering::Relaxed);
+            let alive = match self.pid_watch {
+                // No syscall here: the watcher thread flagged the dead pids.
+                Some(_) => pid != 0 && slot.pid_gone.load(Ordering::Relaxed) != pid,
+                None => process_alive(pid),
+            };
             let beat = slot.heartbeat.load(Ordering::Relaxed);
             if beat != self.seen[i].0 {
                 self.seen[i] = (beat, now);
@@ -560,6 +572,9 @@ impl Directory {
                 Some(SlotState::Active) if silent => Some(EndReason::Silent),
                 Some(SlotState::Closing) => Some(EndReason::Detached),
                 Some(SlotState::Free) | Some(SlotState::Active) => None,
+                // Won the CAS, pid not written yet: not dead (freeing it here would
+                // let a second algo claim the slot under the first).
+                Some(SlotState::Claiming) if pid == 0 => None,
                 // Claiming, Pending or Rejected by a dead process, or garbage: reclaim.
                 _ if !alive => {
                     free(slot);
@@ -667,6 +682,7 @@ fn share_with_group(file: &Path, gid: u32) -> Result<(), IpcError> {
 
 fn free(slot: &SlotDesc) {
     slot.pid.store(0, Ordering::Relaxed);
+    slot.pid_gone.store(0, Ordering::Relaxed);
     slot.session.store(0, Ordering::Relaxed);
     // Pairs with the Acquire CAS of a claiming algo.
     slot.state.store(SlotState::Free as u32, Ordering::Release);

@@ -18,9 +18,9 @@
 //!    ring. A slot catching up (re-attached from an older number) is paced by the
 //!    ring's room; a slot that has caught up and finds its ring full is ended (slow
 //!    consumer): nothing here ever waits for an algo.
-//! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeat and pid checks every
-//!    `min(liveness timeout, LIVENESS_POLL_NS)` (`kill(pid, 0)` per claimed slot:
-//!    one syscall per slot per period, off the per-turn path).
+//! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of
+//!    the directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread:
+//!    no syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
 
 use super::Sessions;
 use crate::gateway::Outbox;
