@@ -366,6 +366,9 @@ pub struct GatewayConfig {
     pub heartbeat_timeout_ms: u64,
     /// One stderr line per connection event and per bad input.
     pub log_events: bool,
+    /// OUCH System Events in every account's stream: Start of Day (`S`) as the day's
+    /// first message, End of Day (`E`) at a graceful stop, before End of Session.
+    pub system_events: bool,
 }
 
 impl Default for GatewayConfig {
@@ -381,6 +384,7 @@ impl Default for GatewayConfig {
             heartbeat_interval_ms: 1000,
             heartbeat_timeout_ms: 15_000,
             log_events: true,
+            system_events: true,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tickgate::client::{Client, ClientError, Event, LoginParams};
 use tickgate::config::DEFAULT_TOML;
+use tickgate::proto::ouch::{Outbound, SystemEventCode};
 
 #[test]
 fn sigterm_sends_end_of_session_and_exits_zero() {
@@ -43,14 +44,26 @@ fn sigterm_sends_end_of_session_and_exits_zero() {
         .find_map(|w| w.parse::<std::net::SocketAddr>().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
     let mut c = Client::connect(addr, &LoginParams::new("DEMO1", "secret")).unwrap();
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let got = loop {
+    let mut next = || loop {
         match c.recv_event() {
             Ok(Event::Heartbeat) => {}
             other => break other,
         }
     };
+    // The day's first message: System Event Start of Day.
+    assert!(
+        matches!(next(), Ok(Event::Sequenced { sequence_number: 1, message: Outbound::SystemEvent(e) })
+            if e.event_code == SystemEventCode::StartOfDay)
+    );
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let got = next();
+    assert!(
+        matches!(&got, Ok(Event::Sequenced { sequence_number: 2, message: Outbound::SystemEvent(e) })
+            if e.event_code == SystemEventCode::EndOfDay),
+        "{got:?}"
+    );
+    let got = next();
     assert!(matches!(got, Ok(Event::EndOfSession)), "{got:?}");
     assert!(matches!(
         c.recv_event(),

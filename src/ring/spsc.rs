@@ -297,6 +297,28 @@ impl Producer {
     pub fn try_push(&mut self, record: &[u8]) -> Result<(), PushError> {
         self.try_write(record.len(), |buf| buf.copy_from_slice(record))
     }
+
+    /// Asks the CPU to fetch, for writing, the slot the next record will go to.
+    ///
+    /// A ring larger than the caches (the gateway's are megabytes) is written to a
+    /// line not touched for a whole lap: without this the next record pays that miss
+    /// while a client waits (≈ 150 ns on this VM). A producer that writes one record
+    /// per request calls it after each write, when the fetch overlaps the wait for
+    /// the next request. A hint: no effect on what the ring holds.
+    #[inline]
+    pub fn prefetch_next(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+            let slot = self.ring.slot(self.tail);
+            let mut offset = 0;
+            while offset < self.ring.slot_bytes {
+                // SAFETY: prefetch never faults, and `slot + offset` is inside the slot.
+                unsafe { _mm_prefetch::<_MM_HINT_ET0>(slot.add(offset) as *const i8) };
+                offset += 64;
+            }
+        }
+    }
 }
 
 /// Slots claimed by the producer: write each payload, set each length, then commit.

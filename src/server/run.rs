@@ -125,12 +125,13 @@ struct SharedResponses(Rc<RefCell<spsc::Producer>>);
 impl SessionOutput for SharedResponses {
     #[inline]
     fn try_send(&mut self, event: &OrderEvent) -> Result<(), OutputFull> {
-        self.0
-            .borrow_mut()
-            .try_write(RECORD_BYTES, |buf| {
-                event.encode_into(buf);
-            })
-            .map_err(|_| OutputFull)
+        let mut ring = self.0.borrow_mut();
+        ring.try_write(RECORD_BYTES, |buf| {
+            event.encode_into(buf);
+        })
+        .map_err(|_| OutputFull)?;
+        ring.prefetch_next();
+        Ok(())
     }
 }
 

@@ -97,7 +97,10 @@ impl Handler for Sessions {
         work += self.drain_responses(out);
         work += self.pump_replays(out);
         work += self.pump_algo_streams(out);
-        if self.ending && !self.ended_sent {
+        if !self.day.started() {
+            self.start_of_day(out);
+        }
+        if self.ending && !self.ended_sent && self.end_of_day(out) {
             self.send_end_of_session(out);
             work += 1;
         }
@@ -348,7 +351,9 @@ impl Sessions {
                 super::record::encode(cmd, info, buf);
             })
             .is_ok();
-        if !ok {
+        if ok {
+            self.commands.prefetch_next();
+        } else {
             self.counters.command_ring_full += 1;
         }
         ok

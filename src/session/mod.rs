@@ -22,6 +22,7 @@
 //! stderr line and a [`SessionCounters`] count; none panics or touches other sessions.
 
 mod account;
+mod day;
 mod handler;
 mod inbound;
 mod orders;
@@ -149,6 +150,8 @@ pub struct Sessions {
     /// End of Session requested: send `Z` everywhere, refuse logins.
     ending: bool,
     ended_sent: bool,
+    /// Start/End of Day System Events (`gateway.system_events`).
+    day: day::Day,
     /// Response records drained per `poll`.
     drain_limit: usize,
     /// Session-layer answers (`Echo` commands) waiting for room in the command ring,
@@ -246,6 +249,7 @@ impl Sessions {
             replaying: Vec::with_capacity(config.accounts.len()),
             ending: false,
             ended_sent: false,
+            day: day::Day::new(g.system_events),
             drain_limit: 4096,
             pending_answers: std::collections::VecDeque::with_capacity(PENDING_ANSWERS),
             inline_agent: None,

@@ -84,11 +84,25 @@ impl Sessions {
         msg: &Outbound,
         out: &mut Outbox<'_>,
     ) {
+        self.try_answer(acc, ts_ns, consumed, msg, out);
+    }
+
+    /// [`Self::answer`]; `false` if the answer had to be sent at once, unjournaled
+    /// (counted), so it will not come back from the core.
+    pub(super) fn try_answer(
+        &mut self,
+        acc: u16,
+        ts_ns: u64,
+        consumed: (u8, u32),
+        msg: &Outbound,
+        out: &mut Outbox<'_>,
+    ) -> bool {
         let mut bytes = [0u8; ECHO_BYTES];
         let Ok(len) = msg.encode(&mut bytes) else {
             // Every session-layer answer fits (tested); keep the stream whole anyway.
             self.counters.unjournaled_answers += 1;
-            return self.emit(acc, msg, Some(out));
+            self.emit(acc, msg, Some(out));
+            return false;
         };
         let echo = Command::Echo(Echo {
             ts_ns,
@@ -100,14 +114,15 @@ impl Sessions {
         });
         // In order behind answers already waiting for room in the command ring.
         if self.pending_answers.is_empty() && self.push_command(&echo) {
-            return;
+            return true;
         }
         if self.pending_answers.len() < self.pending_answers.capacity() {
             self.pending_answers.push_back(echo);
-            return;
+            return true;
         }
         self.counters.unjournaled_answers += 1;
         self.emit(acc, msg, Some(out));
+        false
     }
 
     /// Pushes waiting answers while the command ring has room; returns how many.
@@ -171,6 +186,7 @@ impl Sessions {
         }
         if let OrderEvent::Echoed(e) = ev {
             let len = usize::from(e.len).min(ECHO_BYTES);
+            self.day.on_echo(&e.bytes[..len]);
             return self.emit_bytes(acc, &e.bytes[..len], out);
         }
         if let OrderEvent::Ignored(e) = ev {

@@ -19,6 +19,9 @@ pub fn config(extra_accounts: usize) -> Config {
     c.gateway.replay_bytes_per_session = 1 << 20;
     c.gateway.max_open_orders_per_session = 1024;
     c.gateway.log_events = std::env::var_os("TICKGATE_TEST_LOG").is_some();
+    // Streams start with the test's own messages (tests/serve_system_events.rs and
+    // the real-binary tests cover Start/End of Day).
+    c.gateway.system_events = false;
     c.threads.idle = tickgate::affinity::IdleKind::SpinPark;
     // Servers run in parallel: no fixed retransmission port, one ipc name each.
     c.marketdata.retransmit_port = 0;

@@ -65,7 +65,10 @@ pub trait Processor {
 impl Processor for Engine {
     const NAME: &'static str = "tickgate";
 
-    #[inline]
+    /// NB: `inline(always)`: left out of line (LLVM's choice for this large body) the
+    /// call cost ≈ 50 instructions per command in the throughput loop (callgrind: 385 →
+    /// 334 per command), register saves and the command copied through memory.
+    #[inline(always)]
     fn process(&mut self, cmd: &Command, sink: &mut CountingSink) {
         Engine::process(self, cmd, sink);
     }
@@ -78,7 +81,7 @@ impl Processor for Engine {
 impl Processor for RiskCore {
     const NAME: &'static str = "tickgate+risk";
 
-    #[inline]
+    #[inline(always)]
     fn process(&mut self, cmd: &Command, sink: &mut CountingSink) {
         RiskCore::process(self, cmd, sink);
     }
