@@ -605,3 +605,30 @@ fn random_records_from_an_algo_never_disturb_another_session() {
     let f = s.stop_and_join().unwrap();
     assert!(f.sessions.ouch_decode_errors > 0);
 }
+
+#[test]
+fn an_algo_gets_start_and_end_of_day_and_its_session_ends_with_the_server() {
+    let mut c = algo_config();
+    c.gateway.system_events = true;
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    let (seq, first) = responses(&mut algo, 1).remove(0);
+    assert_eq!(
+        (seq, first.message_type()),
+        (1, b'S'),
+        "Start of Day: {first:?}"
+    );
+    let stopping = std::thread::spawn(move || s.stop_and_join().unwrap());
+    let (seq, last) = responses(&mut algo, 1).remove(0);
+    let Outbound::SystemEvent(e) = last else {
+        panic!("{last:?}")
+    };
+    assert_eq!(
+        (seq, e.event_code),
+        (2, tickgate::proto::ouch::SystemEventCode::EndOfDay)
+    );
+    stopping.join().unwrap();
+    assert!(!algo.is_active());
+    assert!(algo.server_restarted());
+}

@@ -597,6 +597,13 @@ impl Directory {
 
 impl Drop for Directory {
     fn drop(&mut self) {
+        // Algos still mapping the files see their session end.
+        for i in 0..self.mapping.slots {
+            let slot = self.mapping.slot(i);
+            if slot.state.load(Ordering::Acquire) != SlotState::Free as u32 {
+                free(slot);
+            }
+        }
         if self.serving
             && let Ok(mut serving) = SERVING.lock()
         {

@@ -208,13 +208,15 @@ impl Sessions {
         work + self.algo_timers(now)
     }
 
-    /// Claims and liveness, when their timers are due; End of Session frees every
-    /// slot (without cancel-on-disconnect, as for TCP).
+    /// Claims and liveness, when their timers are due; once End of Session went out
+    /// (after End of Day was delivered to every stream, algos' included) every slot is
+    /// freed, without cancel-on-disconnect, as for TCP. New claims are refused from
+    /// the stop request on.
     fn algo_timers(&mut self, now: u64) -> usize {
         let Some(algos) = self.algos.as_mut() else {
             return 0;
         };
-        if self.ending && !algos.shut {
+        if self.ended_sent && !algos.shut {
             algos.shut = true;
             for &i in &algos.active {
                 algos.dir.end(i);
