@@ -455,3 +455,180 @@ fn an_algo_that_stops_reading_is_ended_and_its_orders_cancelled() {
     assert_eq!(f.sessions.algo_slow_consumers, 1);
     assert_eq!(f.sessions.cancel_on_disconnect, 1);
 }
+
+/// The name of this process's group, from /etc/group.
+fn own_group() -> Option<String> {
+    // SAFETY: getgid has no preconditions.
+    let gid = unsafe { libc::getgid() };
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.get(2) == Some(&gid.to_string().as_str())).then(|| f[0].to_string())
+    })
+}
+
+#[test]
+fn a_second_server_with_the_same_name_is_refused_and_a_dead_ones_files_are_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = algo_config();
+    let Some(group) = own_group() else {
+        eprintln!("skipped: no /etc/group entry for this process's gid");
+        return;
+    };
+    c.ipc.group = group;
+    let dir = c.ipc.directory_path();
+    let s = server(c.clone());
+    for file in [
+        dir.clone(),
+        ring_path(&dir, 0, "orders"),
+        tickgate::ipc::directory::md_path(&dir),
+    ] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o660, "{}", file.display());
+    }
+    let second = tickgate::server::spawn(c.clone(), false);
+    let err = second.expect_err("the name is taken").to_string();
+    assert!(err.contains("another ipc.name"), "{err}");
+    s.stop_and_join().unwrap();
+    assert!(!dir.exists());
+    // Files left by a server that is gone (here: this process, which no longer
+    // serves them) are replaced.
+    let layout = tickgate::ring::shm::Layout {
+        capacity: 8,
+        slot_bytes: 192,
+    };
+    let stale = tickgate::ipc::directory::Directory::create(&dir, 2, layout, PATIENCE).unwrap();
+    std::mem::forget(stale);
+    c.ipc.group = "no-such-group-here".into();
+    let err = tickgate::server::spawn(c.clone(), false)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("is not a group"), "{err}");
+    c.ipc.group.clear();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    send(&mut algo, &Inbound::EnterOrder(buy(1, 1_800_000)));
+    assert_eq!(responses(&mut algo, 1)[0].1.message_type(), b'A');
+    drop(algo);
+    s.stop_and_join().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn after_a_server_restart_an_algo_reattaches_to_its_recovered_stream_and_orders() {
+    let c = algo_config();
+    let dir = c.ipc.directory_path();
+    let journal = DirGuard(journal_base());
+    let opts = tickgate::server::StartOptions::default();
+    let s = server_at(c.clone(), &journal.0, opts).unwrap();
+    let mut algo = connect(&dir, "DEMO2", 1);
+    for urn in 1..=3 {
+        send(&mut algo, &Inbound::EnterOrder(buy(urn, 1_800_000)));
+    }
+    let seqs: Vec<u64> = responses(&mut algo, 3).iter().map(|r| r.0).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    s.stop_and_join().unwrap();
+    assert!(!algo.is_active());
+    let s = server_at(c, &journal.0, opts).unwrap();
+    assert!(algo.server_restarted());
+    drop(algo);
+    // The stream and the open orders were rebuilt from the journal.
+    let mut algo = connect(&dir, "DEMO2", 2);
+    let replayed: Vec<(u64, u8)> = responses(&mut algo, 2)
+        .iter()
+        .map(|(seq, m)| (*seq, m.message_type()))
+        .collect();
+    assert_eq!(replayed, [(2, b'A'), (3, b'A')]);
+    let cancel = tickgate::proto::ouch::CancelOrder {
+        user_ref_num: 1,
+        quantity: 0,
+        options: tickgate::proto::ouch::Options::NONE,
+    };
+    algo.cancel_order(&cancel).unwrap();
+    let (seq, m) = responses(&mut algo, 1).remove(0);
+    assert_eq!((seq, m.message_type()), (4, b'C'));
+    drop(algo);
+    s.stop_and_join().unwrap();
+}
+
+#[test]
+fn dedicated_threading_serves_algo_slots_from_the_gateway_thread() {
+    let mut c = algo_config();
+    c.threads.mode = tickgate::config::ThreadingMode::Dedicated;
+    c.threads.core_cpu = 0;
+    c.threads.gateway_cpus = vec![1];
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    send(&mut algo, &Inbound::EnterOrder(buy(1, 1_900_000)));
+    assert_eq!(responses(&mut algo, 1)[0].1.message_type(), b'A');
+    let mut tcp = login(&s, "DEMO1");
+    tcp.enter_order(Side::Sell, 100, aapl(), Price(1_900_000))
+        .unwrap();
+    expect(&mut tcp, b'A');
+    expect(&mut tcp, b'E');
+    assert_eq!(responses(&mut algo, 1)[0].1.message_type(), b'E');
+    drop((algo, tcp));
+    s.stop_and_join().unwrap();
+}
+
+/// Random records (valid headers, random OUCH bytes) from one algo: answered or
+/// counted, never a panic; the TCP session trades on.
+#[test]
+fn random_records_from_an_algo_never_disturb_another_session() {
+    let c = algo_config();
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    let mut tcp = login(&s, "DEMO1");
+    let mut rng = Rng(0x5eed_a190);
+    let mut record = [0u8; 168];
+    for i in 0..2000 {
+        let len = rng.below(record.len() as u64) as usize;
+        record[..len].iter_mut().for_each(|b| *b = rng.next() as u8);
+        if let Some(first) = record.first_mut().filter(|_| i % 2 == 0) {
+            // Half of them claim to be a real message type.
+            *first = b"OUXMQBDE"[rng.below(8) as usize];
+        }
+        let deadline = Instant::now() + PATIENCE;
+        while algo.send(&record[..len]).is_err() {
+            assert!(Instant::now() < deadline && algo.is_active());
+            algo.poll_responses(64, |_, _| {});
+        }
+        algo.poll_responses(64, |_, _| {});
+    }
+    tcp.enter_order(Side::Buy, 100, aapl(), Price(1_900_000))
+        .unwrap();
+    expect(&mut tcp, b'A');
+    drop((algo, tcp));
+    let f = s.stop_and_join().unwrap();
+    assert!(f.sessions.ouch_decode_errors > 0);
+}
+
+#[test]
+fn an_algo_gets_start_and_end_of_day_and_its_session_ends_with_the_server() {
+    let mut c = algo_config();
+    c.gateway.system_events = true;
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut algo = connect(&dir, "DEMO2", 1);
+    let (seq, first) = responses(&mut algo, 1).remove(0);
+    assert_eq!(
+        (seq, first.message_type()),
+        (1, b'S'),
+        "Start of Day: {first:?}"
+    );
+    let stopping = std::thread::spawn(move || s.stop_and_join().unwrap());
+    let (seq, last) = responses(&mut algo, 1).remove(0);
+    let Outbound::SystemEvent(e) = last else {
+        panic!("{last:?}")
+    };
+    assert_eq!(
+        (seq, e.event_code),
+        (2, tickgate::proto::ouch::SystemEventCode::EndOfDay)
+    );
+    stopping.join().unwrap();
+    assert!(!algo.is_active());
+    assert!(algo.server_restarted());
+}

@@ -386,6 +386,7 @@ fn claim_free_slot(mapping: &Mapping) -> Option<usize> {
 
 fn write_claim(slot: &SlotDesc, user: &[u8; 8], pass: &[u8; 16], next_seq: u64, generation: u64) {
     slot.pid.store(std::process::id(), Ordering::Relaxed);
+    slot.pid_gone.store(0, Ordering::Relaxed);
     slot.username
         .store(u64::from_le_bytes(*user), Ordering::Relaxed);
     for (w, chunk) in slot.password.iter().zip(pass.chunks_exact(8)) {

@@ -24,8 +24,8 @@ pub struct IpcSection {
     /// may fall behind before it is lapped.
     pub md_ring_records: usize,
     /// An active algo whose heartbeat has not moved for this long is ended
-    /// (cancel-on-disconnect) and its slot freed; a dead pid is noticed within
-    /// `min(liveness_timeout_ms, 20)` ms.
+    /// (cancel-on-disconnect) and its slot freed; a dead pid is noticed within about
+    /// 10 ms (pid watcher) + `min(liveness_timeout_ms, 20)` ms.
     pub liveness_timeout_ms: u64,
     /// Group given read-write access to the files (mode 0660); empty: owner only (0600).
     pub group: String,

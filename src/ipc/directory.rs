@@ -120,11 +120,14 @@ pub(crate) struct SlotDesc {
     pub next_seq: AtomicU64,
     pub username: AtomicU64,
     pub password: [AtomicU64; 2],
+    /// A pid the server's watcher found dead (0: none; [`super::watch`]).
+    pub pid_gone: AtomicU32,
 }
 
 const _: () = assert!(size_of::<DirectoryHeader>() == 128);
 const _: () = assert!(size_of::<SlotDesc>() == 128);
 const _: () = assert!(std::mem::offset_of!(SlotDesc, username) == 40);
+const _: () = assert!(std::mem::offset_of!(SlotDesc, pid_gone) == 64);
 
 /// Ring file of slot `i`: `<directory>.<i>.orders` or `.responses`.
 pub fn ring_path(directory: &Path, slot: usize, which: &str) -> PathBuf {
@@ -329,7 +332,15 @@ pub struct Directory {
     ring: Layout,
     /// Group given read-write access to the files (None: owner only).
     group: Option<u32>,
+    /// Made by [`Directory::create_for_serve`]: listed in [`SERVING`] until dropped.
+    serving: bool,
+    /// The thread that checks pids for `check_liveness` (None: it calls `kill` itself).
+    pid_watch: Option<super::watch::PidWatch>,
 }
+
+/// Directory paths served by this process (a second server in the same process has
+/// the same pid, so the pid check cannot tell it from a dead one's files).
+static SERVING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 impl Directory {
     /// Creates the directory at `path` with `slots` slots and their ring files (all
@@ -373,6 +384,8 @@ impl Directory {
             liveness_timeout,
             ring,
             group: None,
+            serving: false,
+            pid_watch: None,
         })
     }
 
@@ -381,12 +394,24 @@ impl Directory {
     /// if a live server owns the directory.
     pub fn create_for_serve(section: &super::IpcSection) -> Result<Self, IpcError> {
         let path = section.directory_path();
+        let in_use = || IpcError::InUse {
+            path: path.clone(),
+            pid: std::process::id(),
+        };
+        let mut serving = SERVING.lock().map_err(|_| in_use())?;
+        if serving.contains(&path) {
+            return Err(in_use());
+        }
         remove_stale(&path, section.slots)?;
         let ring = Layout {
             capacity: section.ring_records,
             slot_bytes: super::wire::SLOT_RING_SLOT_BYTES,
         };
         let mut dir = Self::create(&path, section.slots, ring, section.liveness_timeout())?;
+        serving.push(path.clone());
+        dir.serving = true;
+        drop(serving);
+        dir.pid_watch = Some(super::watch::PidWatch::spawn(&path)?);
         if !section.group.is_empty() {
             let gid = group_id(&section.group)?;
             dir.group = Some(gid);
@@ -531,7 +556,12 @@ impl Directory {
         for i in 0..self.mapping.slots {
             let slot = self.mapping.slot(i);
             let state = SlotState::from_u32(slot.state.load(Ordering::Acquire));
-            let alive = process_alive(slot.pid.load(Ordering::Relaxed));
+            let pid = slot.pid.load(Ordering::Relaxed);
+            let alive = match self.pid_watch {
+                // No syscall here: the watcher thread flagged the dead pids.
+                Some(_) => pid != 0 && slot.pid_gone.load(Ordering::Relaxed) != pid,
+                None => process_alive(pid),
+            };
             let beat = slot.heartbeat.load(Ordering::Relaxed);
             if beat != self.seen[i].0 {
                 self.seen[i] = (beat, now);
@@ -542,6 +572,9 @@ impl Directory {
                 Some(SlotState::Active) if silent => Some(EndReason::Silent),
                 Some(SlotState::Closing) => Some(EndReason::Detached),
                 Some(SlotState::Free) | Some(SlotState::Active) => None,
+                // Won the CAS, pid not written yet: not dead (freeing it here would
+                // let a second algo claim the slot under the first).
+                Some(SlotState::Claiming) if pid == 0 => None,
                 // Claiming, Pending or Rejected by a dead process, or garbage: reclaim.
                 _ if !alive => {
                     free(slot);
@@ -564,6 +597,18 @@ impl Directory {
 
 impl Drop for Directory {
     fn drop(&mut self) {
+        // Algos still mapping the files see their session end.
+        for i in 0..self.mapping.slots {
+            let slot = self.mapping.slot(i);
+            if slot.state.load(Ordering::Acquire) != SlotState::Free as u32 {
+                free(slot);
+            }
+        }
+        if self.serving
+            && let Ok(mut serving) = SERVING.lock()
+        {
+            serving.retain(|p| p != &self.path);
+        }
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_file(md_path(&self.path));
         for i in 0..self.mapping.slots {
@@ -602,15 +647,27 @@ fn remove_stale(path: &Path, slots: usize) -> Result<(), IpcError> {
 }
 
 fn group_id(name: &str) -> Result<u32, IpcError> {
-    let c = std::ffi::CString::new(name).map_err(|_| IpcError::NoSuchGroup(name.into()))?;
-    // SAFETY: `c` is a valid C string; the result is read at once, on a start-up path
-    // no other thread of this process calls getgr* on.
-    let g = unsafe { libc::getgrnam(c.as_ptr()) };
-    if g.is_null() {
-        return Err(IpcError::NoSuchGroup(name.into()));
+    let missing = || IpcError::NoSuchGroup(name.into());
+    let c = std::ffi::CString::new(name).map_err(|_| missing())?;
+    // SAFETY: all-zero is a valid `group` (null pointers, gid 0) to be filled in.
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    let mut buf = vec![0 as libc::c_char; 16 << 10];
+    // SAFETY: `c` is a C string; `group`, `buf` (with its true length) and `found` are
+    // valid for writes for the duration of the call (the reentrant variant).
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c.as_ptr(),
+            &mut group,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() {
+        return Err(missing());
     }
-    // SAFETY: non-null: a valid group entry.
-    Ok(unsafe { (*g).gr_gid })
+    Ok(group.gr_gid)
 }
 
 /// Gives the group `ipc.group` (if not empty) read-write access to `file`, e.g. the
@@ -632,6 +689,7 @@ fn share_with_group(file: &Path, gid: u32) -> Result<(), IpcError> {
 
 fn free(slot: &SlotDesc) {
     slot.pid.store(0, Ordering::Relaxed);
+    slot.pid_gone.store(0, Ordering::Relaxed);
     slot.session.store(0, Ordering::Relaxed);
     // Pairs with the Acquire CAS of a claiming algo.
     slot.state.store(SlotState::Free as u32, Ordering::Release);

@@ -11,15 +11,25 @@
 //! Liveness: the algo bumps a heartbeat counter in its slot; the server's housekeeping
 //! ([`directory::Directory::check_liveness`]) frees a slot whose process is gone or whose
 //! heartbeat stopped, and reports it so the caller can cancel the session's orders
-//! (cancel-on-disconnect). A generation number written at every server start lets an
+//! (cancel-on-disconnect). Under `serve` the pid checks (`kill(pid, 0)`) run on a
+//! housekeeping thread ([`watch`]) that flags dead pids in the slots, so the serving
+//! thread makes no syscall for them. A generation number written at every server start lets an
 //! algo detect that the server restarted under it.
 //!
-//! Status: the directory, claim protocol, liveness and algo API are built and tested
-//! across processes; the matching core does not poll slot rings yet (issue 5).
+//! `tickgate serve` serves the slots (`[ipc]`): a slot is another transport for a
+//! configured account, handled by the session layer like a SoupBinTCP connection
+//! (`src/session/shm.rs`); the record formats of the two rings are in [`wire`]; the
+//! core's ITCH ring is `/dev/shm/<name>.md`, read in place through
+//! [`algo::AlgoSession::poll_market_data`]. See `docs/ALGOS.md`.
+//!
+//! Status: built and tested across processes against `serve` (`tests/algo_serve.rs`).
+//! Not yet: per-session tick-to-trade histograms, and (dedicated threading) polling
+//! the slots from the core's own thread.
 
 pub mod algo;
 pub mod config;
 pub mod directory;
+pub mod watch;
 pub mod wire;
 
 pub use config::IpcSection;

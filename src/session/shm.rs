@@ -18,9 +18,9 @@
 //!    ring. A slot catching up (re-attached from an older number) is paced by the
 //!    ring's room; a slot that has caught up and finds its ring full is ended (slow
 //!    consumer): nothing here ever waits for an algo.
-//! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeat and pid checks every
-//!    `min(liveness timeout, LIVENESS_POLL_NS)` (`kill(pid, 0)` per claimed slot:
-//!    one syscall per slot per period, off the per-turn path).
+//! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of
+//!    the directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread:
+//!    no syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
 
 use super::Sessions;
 use crate::gateway::Outbox;
@@ -46,6 +46,8 @@ enum AlgoEnd {
     BadRecord,
     /// It passed its message throttle's logout threshold (`guard`).
     MessageRate,
+    /// The account's replay store is full: its stream for the day is over.
+    StreamEnded,
 }
 
 /// One slot as the session layer sees it.
@@ -200,18 +202,23 @@ impl Sessions {
                 }
             }
             slot.live |= a.send_next == a.store.next_sequence_number();
+            if a.ended && slot.live {
+                algos.to_end.push((i, AlgoEnd::StreamEnded));
+            }
         }
         self.end_marked(now);
         work + self.algo_timers(now)
     }
 
-    /// Claims and liveness, when their timers are due; End of Session frees every
-    /// slot (without cancel-on-disconnect, as for TCP).
+    /// Claims and liveness, when their timers are due; once End of Session went out
+    /// (after End of Day was delivered to every stream, algos' included) every slot is
+    /// freed, without cancel-on-disconnect, as for TCP. New claims are refused from
+    /// the stop request on.
     fn algo_timers(&mut self, now: u64) -> usize {
         let Some(algos) = self.algos.as_mut() else {
             return 0;
         };
-        if self.ending && !algos.shut {
+        if self.ended_sent && !algos.shut {
             algos.shut = true;
             for &i in &algos.active {
                 algos.dir.end(i);
