@@ -15,22 +15,36 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+// The loom build (`--cfg loom`, tests/loom_spsc.rs) is the ring alone: loom models its
+// atomics, and cannot model the shared-memory files everything else maps.
+#[cfg(not(loom))]
 pub mod affinity;
+#[cfg(not(loom))]
 pub mod bench;
+#[cfg(not(loom))]
 pub mod client;
+#[cfg(not(loom))]
 pub mod clock;
+#[cfg(not(loom))]
 pub mod config;
+#[cfg(not(loom))]
 pub mod engine;
+#[cfg(not(loom))]
 pub mod gateway;
-// Shared-memory files cannot be modelled by loom; the loom build (`--cfg loom`, see
-// tests/loom_spsc.rs) leaves out what maps ring files.
 #[cfg(not(loom))]
 pub mod ipc;
+#[cfg(not(loom))]
 pub mod journal;
+#[cfg(not(loom))]
 pub mod md;
+#[cfg(not(loom))]
 pub mod proto;
 pub mod ring;
+#[cfg(not(loom))]
 pub mod risk;
+#[cfg(not(loom))]
 pub mod server;
+#[cfg(not(loom))]
 pub mod session;
+#[cfg(not(loom))]
 pub mod tune;

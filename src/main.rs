@@ -1,11 +1,15 @@
 //! The `tickgate` command line.
 
+#[cfg(not(loom))]
 use std::path::PathBuf;
+#[cfg(not(loom))]
 use std::process::ExitCode;
 
+#[cfg(not(loom))]
 use clap::{Parser, Subcommand};
 
 /// tickgate: a co-located trading gateway and matching core.
+#[cfg(not(loom))]
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -13,6 +17,7 @@ struct Cli {
     command: Command,
 }
 
+#[cfg(not(loom))]
 #[derive(Subcommand)]
 enum Command {
     /// Run a benchmark on this host.
@@ -45,6 +50,7 @@ enum Command {
     },
 }
 
+#[cfg(not(loom))]
 #[derive(Subcommand)]
 enum BenchCmd {
     /// SPSC ring round trips and throughput against the cache-line floor.
@@ -59,6 +65,7 @@ enum BenchCmd {
     Journal(tickgate::bench::journal::JournalBenchArgs),
 }
 
+#[cfg(not(loom))]
 #[derive(Subcommand)]
 enum JournalCmd {
     /// Print every record.
@@ -71,6 +78,7 @@ enum JournalCmd {
     Replay(tickgate::journal::ReplayArgs),
 }
 
+#[cfg(not(loom))]
 #[derive(Subcommand)]
 enum AdminCmd {
     /// Kill switch: block the account's new orders and cancel all its open orders.
@@ -81,12 +89,14 @@ enum AdminCmd {
     Status(tickgate::server::control::AdminArgs),
 }
 
+#[cfg(not(loom))]
 #[derive(Subcommand)]
 enum TuneCmd {
     /// Check /proc and /sys against the core plan: PASS / WARN / FAIL per item.
     Check(tickgate::tune::CheckArgs),
 }
 
+#[cfg(not(loom))]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -126,6 +136,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(not(loom))]
 fn show_config(path: Option<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match path {
         None => print!("{}", tickgate::config::DEFAULT_TOML),
@@ -136,3 +147,7 @@ fn show_config(path: Option<PathBuf>) -> Result<ExitCode, Box<dyn std::error::Er
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The loom build models the ring alone (src/lib.rs): no command line.
+#[cfg(loom)]
+fn main() {}
