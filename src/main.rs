@@ -32,6 +32,9 @@ enum Command {
         #[command(subcommand)]
         which: JournalCmd,
     },
+    /// Per-session tick-to-trade (tick publish → algo order arrival) of a running
+    /// server, read from its latency board without disturbing it.
+    Latency(tickgate::ipc::latency_cmd::LatencyArgs),
     /// Print the effective configuration (the embedded default without --config).
     Config {
         /// TOML configuration file.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
             TuneCmd::Check(args) => tickgate::tune::run_check(&args),
         },
         Command::Serve(args) => tickgate::server::run(&args),
+        Command::Latency(args) => tickgate::ipc::latency_cmd::run(&args),
         Command::Config { config } => show_config(config),
     };
     match result {

@@ -19,3 +19,5 @@
 
 pub mod algo;
 pub mod directory;
+pub mod latency;
+pub mod latency_cmd;
