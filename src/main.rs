@@ -53,6 +53,10 @@ enum BenchCmd {
     Rtt(tickgate::bench::rtt::RttArgs),
     /// Per-core jitter (gaps between consecutive TSC reads) on the hot cores.
     Jitter(tickgate::tune::jitter::JitterArgs),
+    /// Tick-to-trade: ticks at a fixed rate, an algo answering each, per-stage
+    /// percentiles against the cache-line floor.
+    #[command(name = "tick-to-trade")]
+    TickToTrade(tickgate::bench::t2t::T2tArgs),
     /// Journal append cost per record against a memcpy floor, and replay speed.
     Journal(tickgate::bench::journal::JournalBenchArgs),
 }
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             BenchCmd::Jitter(args) => tickgate::tune::jitter::run(&args),
             BenchCmd::Rtt(args) => tickgate::bench::rtt::run(&args),
             BenchCmd::Journal(args) => tickgate::bench::journal::run(&args),
+            BenchCmd::TickToTrade(args) => tickgate::bench::t2t::run(&args),
         },
         Command::Journal { which } => match which {
             JournalCmd::Dump(args) => tickgate::journal::run_dump(&args),
