@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+use tickgate::clock::Clock;
 use tickgate::ipc::latency::LatencyBoard;
 
 #[test]
@@ -10,7 +11,8 @@ fn latency_command_prints_each_recording_session_as_json_and_hgrm() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("board");
-    let board = LatencyBoard::create(&path, &["ALGO1", "ALGO2", "ALGO3"]).unwrap();
+    let board =
+        LatencyBoard::create(&path, &["ALGO1", "ALGO2", "ALGO3"], Clock::monotonic()).unwrap();
     for ns in 1..=1000 {
         board.record_ns(2, ns * 10);
     }

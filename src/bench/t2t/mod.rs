@@ -301,17 +301,19 @@ fn floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut H
     pingpong::rtt(pingpong::floor_pair(1024), iters / 5, iters, cpus, clock, h);
 }
 
-/// The cost of one [`crate::ipc::latency::LatencyBoard::record_ns`], ns (mean of a
-/// million records spread over the buckets, measured on this thread).
+/// The cost of one [`crate::ipc::latency::LatencyBoard::record_order`], ns (mean of
+/// a million records spread over the buckets, measured on this thread, the board's
+/// lines in cache: the core's steady state).
 fn board_record_ns(clock: &Clock) -> f64 {
     let path = std::env::temp_dir().join(format!("tickgate-t2t-board-{}", std::process::id()));
-    let Ok(board) = crate::ipc::latency::LatencyBoard::create(&path, &["BENCH"]) else {
+    let Ok(board) = crate::ipc::latency::LatencyBoard::create(&path, &["BENCH"], *clock) else {
         return f64::NAN;
     };
     let n = 1_000_000u64;
     let t0 = clock.now();
     for i in 0..n {
-        board.record_ns(0, std::hint::black_box(300 + (i & 1023)));
+        // A realistic spread of TSC intervals (≈ 100 ns – 1 µs).
+        board.record_order(0, 1_000_000, std::hint::black_box(1_000_300 + (i & 2047)));
     }
     let t1 = clock.now();
     clock.ticks_to_ns(t1 - t0) as f64 / n as f64
