@@ -11,8 +11,9 @@
 //!
 //! Stamps (TSC; every thread and process on the host reads the same invariant
 //! counter, checked at start): tick publish → algo receive → order send → core receive
-//! → ack publish → algo ack receive. What each transport can stamp is in its module
-//! ([`tcp`]). Every stage histogram is corrected for coordinated omission with
+//! → algo ack receive (the ack's publish is not stamped: a response record carries
+//! only its stream number). What each transport can stamp is in its module. Method
+//! and stamping points: `docs/LATENCY.md`. Every stage histogram is corrected for coordinated omission with
 //! `record_correct(value, tick interval)`: a stall longer than the tick interval adds
 //! the samples the ticks queued behind it would have seen.
 
@@ -98,14 +99,12 @@ pub struct TickStamps {
     pub order_send: u64,
     /// The server's session layer reads the order.
     pub core_recv: u64,
-    /// The answer (Order Accepted) is published to the algo.
-    pub ack_publish: u64,
     /// The algo has read the answer.
     pub algo_ack: u64,
 }
 
 /// The stages reported: (name, from, to, what).
-const STAGES: [(&str, Stamp, Stamp, &str); 8] = [
+const STAGES: [(&str, Stamp, Stamp, &str); 7] = [
     (
         "t2t",
         Stamp::Publish,
@@ -145,14 +144,8 @@ const STAGES: [(&str, Stamp, Stamp, &str); 8] = [
     (
         "core_to_ack",
         Stamp::CoreRecv,
-        Stamp::AckPublish,
-        "server read -> ack publish",
-    ),
-    (
-        "ack_to_algo",
-        Stamp::AckPublish,
         Stamp::AlgoAck,
-        "ack publish -> algo read",
+        "server read -> ack read by the algo",
     ),
 ];
 
@@ -162,7 +155,6 @@ enum Stamp {
     AlgoRecv,
     OrderSend,
     CoreRecv,
-    AckPublish,
     AlgoAck,
 }
 
@@ -173,7 +165,6 @@ impl TickStamps {
             Stamp::AlgoRecv => self.algo_recv,
             Stamp::OrderSend => self.order_send,
             Stamp::CoreRecv => self.core_recv,
-            Stamp::AckPublish => self.ack_publish,
             Stamp::AlgoAck => self.algo_ack,
         }
     }
