@@ -186,24 +186,32 @@ pub struct RoundOutput {
 
 /// The run's histograms, one per stage.
 struct Stages {
+    /// Corrected for coordinated omission (what the table and ratios use).
     hists: Vec<Histogram<u64>>,
+    /// The same samples as measured, uncorrected (in the JSON, for comparison).
+    raw: Vec<Histogram<u64>>,
 }
 
 impl Stages {
     fn new() -> Self {
         Self {
             hists: STAGES.iter().map(|_| latency_histogram()).collect(),
+            raw: STAGES.iter().map(|_| latency_histogram()).collect(),
         }
     }
 
     fn record(&mut self, t: &TickStamps, clock: &Clock, interval_ns: u64) {
-        for (h, (_, from, to, _)) in self.hists.iter_mut().zip(STAGES) {
+        let hists = self.hists.iter_mut().zip(self.raw.iter_mut());
+        for ((h, raw), (_, from, to, _)) in hists.zip(STAGES) {
             let (a, b) = (t.get(from), t.get(to));
             if a != 0 && b != 0 {
-                let ns = clock.ticks_to_ns(b.saturating_sub(a)).max(1);
+                let ns = clock
+                    .ticks_to_ns(b.saturating_sub(a))
+                    .clamp(1, 10_000_000_000);
                 // Coordinated omission: a stall of k intervals also delays the k ticks
                 // queued behind it; record_correct adds them.
-                let _ = h.record_correct(ns.min(10_000_000_000), interval_ns);
+                let _ = h.record_correct(ns, interval_ns);
+                raw.saturating_record(ns);
             }
         }
     }
@@ -454,8 +462,15 @@ impl Report {
         let stages: serde_json::Map<_, _> = STAGES
             .iter()
             .zip(&p)
-            .filter(|(_, p)| p.count > 0)
-            .map(|((name, _, _, what), p)| (name.to_string(), json!({"what": what, "ns": p})))
+            .zip(&self.stages.raw)
+            .filter(|((_, p), _)| p.count > 0)
+            .map(|(((name, _, _, what), p), raw)| {
+                let raw = Percentiles::of(raw);
+                (
+                    name.to_string(),
+                    json!({"what": what, "ns": p, "uncorrected_ns": raw}),
+                )
+            })
             .collect();
         let obj = json!({
             "bench": "tick-to-trade",
