@@ -36,6 +36,9 @@ pub struct Config {
     /// ITCH 5.0 over MoldUDP64 multicast (`docs/MARKETDATA.md`).
     #[serde(default)]
     pub marketdata: crate::md::MarketDataSection,
+    /// Co-located algo sessions over shared memory (`docs/ALGOS.md`).
+    #[serde(default)]
+    pub ipc: crate::ipc::IpcSection,
     /// Pre-trade risk limits, throttles and overload protection (`docs/RISK.md`).
     #[serde(default)]
     pub risk: RiskConfig,
@@ -304,6 +307,9 @@ impl Config {
         if t.gateway_cpus.is_empty() {
             return Err(ConfigError::Invalid("threads.gateway_cpus is empty".into()));
         }
+        self.ipc
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let r = &self.risk;
         if r.overload_high_water_pct == 0
             || r.overload_high_water_pct > 100

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tickgate::ipc::algo::{AlgoSession, ConnectError};
 use tickgate::ipc::directory::{ClaimReject, Directory, EndReason, SlotEvent, SlotState};
+use tickgate::ipc::wire::{OrderHeader, encode_response};
 use tickgate::ring::shm::Layout;
 
 const DIR_ENV: &str = "TICKGATE_TEST_DIRECTORY";
@@ -80,7 +81,7 @@ fn child_algo() {
     .expect("child connects");
     s.send(b"from the child").unwrap();
     loop {
-        s.poll_responses(16, |_| {});
+        s.poll_responses(16, |_, _| {});
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -95,7 +96,7 @@ fn an_algo_claims_a_slot_and_exchanges_messages_with_the_core() {
         s.send(b"enter order").unwrap();
         let mut got = Vec::new();
         while got.is_empty() {
-            s.poll_responses(8, |r| got.push(r.to_vec()));
+            s.poll_responses(8, |seq, r| got.push((seq, r.to_vec())));
             std::thread::sleep(Duration::from_millis(1));
         }
         (s.session(), got)
@@ -111,14 +112,22 @@ fn an_algo_claims_a_slot_and_exchanges_messages_with_the_core() {
     );
     let (orders, responses) = dir.rings_mut(0);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while orders.read(|r| assert_eq!(r, b"enter order")).is_none() {
+    // An order record is the header (trigger tag 0: no market data read) + the message.
+    let order = |r: &[u8]| {
+        let (header, msg) = OrderHeader::decode(r).expect("a header");
+        assert_eq!(header.trigger_md_seq, 0);
+        assert_eq!(msg, b"enter order");
+    };
+    while orders.read(order).is_none() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(1));
     }
-    responses.try_push(b"accepted").unwrap();
+    let mut record = [0u8; 16];
+    encode_response(1, b"accepted", &mut record);
+    responses.try_push(&record).unwrap();
     let (session, got) = algo.join().unwrap();
     assert_eq!(session, 7);
-    assert_eq!(got, vec![b"accepted".to_vec()]);
+    assert_eq!(got, vec![(1, b"accepted".to_vec())]);
     // The algo's session was dropped: the server sees it detach.
     let ended = serve_until(&mut dir, Duration::from_secs(30), |e| !e.is_empty());
     assert_eq!(

@@ -275,9 +275,27 @@ fn offline_state_hash(config: &Path, dir: &Path) -> String {
 
 struct Scratch(PathBuf);
 
+impl Scratch {
+    /// The servers' `/dev/shm` name (a SIGKILLed server leaves its files there).
+    fn ipc_name(&self) -> String {
+        let dir = self.0.file_name().expect("named");
+        format!("{}-ipc", dir.to_string_lossy())
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        let prefix = self.ipc_name();
+        for e in std::fs::read_dir("/dev/shm")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -302,7 +320,11 @@ fn kill_and_recover(rounds: usize) {
         .replace("max_orders = 1048576", "max_orders = 65536")
         .replace("retransmit_port = 15002", "retransmit_port = 0")
         .replace("log_events = true", "log_events = false")
-        .replace("segment_mib = 64", "segment_mib = 2");
+        .replace("segment_mib = 64", "segment_mib = 2")
+        .replace(
+            "name = \"tickgate\"",
+            &format!("name = \"{}\"", scratch.ipc_name()),
+        );
     std::fs::write(&config, text).unwrap();
     let journal = scratch.0.join("journal");
     let mut traders = [Trader::new("DEMO1"), Trader::new("DEMO2")];

@@ -471,3 +471,30 @@ fn a_reader_attached_to_a_ring_file_reads_the_itch_the_output_writes() {
         assert_eq!(message, Ok(kinds[i].1));
     }
 }
+
+/// The publish rdtsc of each recent message, by market-data sequence number; none for
+/// 0, a number not written yet, or one older than the table.
+#[test]
+fn publish_tsc_is_kept_for_recent_messages_only() {
+    use tickgate::md::itch::PUBLISH_TSC_KEPT;
+    let mut out = ItchMarketOutput::new(ring(64), symbols());
+    let event = MdEvent::OrderDelete(MdOrderDelete {
+        ts_ns: 1,
+        locate: 0,
+        order_number: 7,
+    });
+    assert_eq!(out.publish_tsc(0), None);
+    assert_eq!(out.publish_tsc(1), None);
+    let before = tickgate::clock::rdtsc();
+    out.try_publish(&event).unwrap();
+    let first = out.publish_tsc(1).expect("message 1 was written");
+    assert!(first >= before);
+    for _ in 0..PUBLISH_TSC_KEPT {
+        out.try_publish(&event).unwrap();
+    }
+    let last = PUBLISH_TSC_KEPT as u64 + 1;
+    assert_eq!(out.publish_tsc(1), None, "overwritten");
+    assert!(out.publish_tsc(2).is_some());
+    assert!(out.publish_tsc(last).unwrap() >= first);
+    assert_eq!(out.publish_tsc(last + 1), None);
+}

@@ -19,7 +19,11 @@ fn sigterm_sends_end_of_session_and_exits_zero() {
             "replay_bytes_per_session = 1048576",
         )
         .replace("max_orders = 1048576", "max_orders = 65536")
-        .replace("retransmit_port = 15002", "retransmit_port = 0");
+        .replace("retransmit_port = 15002", "retransmit_port = 0")
+        .replace(
+            "name = \"tickgate\"",
+            &format!("name = \"tickgate-sigterm-{}\"", std::process::id()),
+        );
     std::fs::write(&path, text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickgate"))
         .args(["serve", "--config"])

@@ -137,6 +137,8 @@ fn bench_config(args: &RttArgs, journal: Option<&std::path::Path>) -> Config {
     // The market-data publisher's thread (`threads.publisher_cpu` = 0) would share the
     // client's CPU on this 2-vCPU layout; the core still writes ITCH to its ring.
     c.marketdata.enabled = false;
+    // Algo slots play no part in TCP round trips.
+    c.ipc.enabled = false;
     c.gateway.listen = "127.0.0.1:0".parse().expect("address");
     c.gateway.log_events = false;
     c.gateway.replay_bytes_per_session = 64 << 20;

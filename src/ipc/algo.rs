@@ -1,14 +1,21 @@
-//! The algo's side: claim a slot, send OUCH, read responses, stay alive, detach.
+//! The algo's side: claim a slot, send OUCH, read responses and market data, stay
+//! alive, detach.
 //!
 //! ```no_run
 //! use std::time::Duration;
 //! use tickgate::ipc::algo::AlgoSession;
 //!
-//! let mut s = AlgoSession::connect("/dev/shm/tickgate".as_ref(), "ALGO01", "secret", 1,
+//! let mut s = AlgoSession::connect("/dev/shm/tickgate".as_ref(), "DEMO1", "secret", 1,
 //!                                  Duration::from_secs(1)).unwrap();
-//! s.send(b"...an OUCH Enter Order...").unwrap();
-//! s.poll_responses(64, |ouch| println!("{} response bytes", ouch.len()));
+//! let _ = s.poll_market_data(64, |md_seq, itch| println!("md {md_seq}: {}", itch[0] as char));
+//! // s.enter_order(&EnterOrder { .. }) encodes straight into the order ring's slot.
+//! s.poll_responses(64, |seq, ouch| println!("#{seq}: {}", ouch[0] as char));
 //! ```
+//!
+//! Every order carries the market-data sequence number this session last read and the
+//! `rdtsc` at send ([`super::wire::OrderHeader`]); responses carry their number in
+//! the account's stream, so an algo that restarts reconnects with
+//! [`AlgoSession::next_expected_seq`] and misses nothing.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,10 +23,38 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::directory::{
-    ClaimReject, IpcError, Mapping, PASSWORD_BYTES, SlotDesc, SlotState, USERNAME_BYTES, pack,
-    process_alive, ring_path,
+    ClaimReject, IpcError, Mapping, PASSWORD_BYTES, SlotDesc, SlotState, USERNAME_BYTES, md_path,
+    pack, process_alive, ring_path,
 };
+use super::wire::{ORDER_HEADER_BYTES, OrderHeader, decode_response};
+use crate::md::ItchReader;
+use crate::proto::ouch::{CancelOrder, EnterOrder, Inbound, MassCancel, ModifyOrder, ReplaceOrder};
+use crate::ring::broadcast::ReadError;
 use crate::ring::spsc::{Consumer, Producer, PushError};
+
+/// Why [`AlgoSession::send`] wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The order ring is full: the server has not caught up (back-pressure; retry).
+    Full,
+    /// The message is longer than a ring slot holds (longer than any valid OUCH
+    /// message: a bug in the caller).
+    TooLong {
+        /// The message's length.
+        len: usize,
+        /// The longest message a slot holds.
+        max: usize,
+    },
+}
+
+/// The market-data reader fell behind by a whole ring: `lost` messages were skipped
+/// and it now reads from the newest one (rebuild books from a snapshot, or accept
+/// the gap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lapped {
+    /// Messages skipped.
+    pub lost: u64,
+}
 
 /// Why an algo could not connect.
 #[derive(Debug)]
@@ -34,6 +69,8 @@ pub enum ConnectError {
     Timeout,
     /// A credential is longer than its field.
     CredentialTooLong,
+    /// The server's market-data ring could not be mapped.
+    MarketData(crate::ring::shm::ShmError),
 }
 
 impl fmt::Display for ConnectError {
@@ -50,6 +87,7 @@ impl fmt::Display for ConnectError {
                 f,
                 "username > {USERNAME_BYTES} or password > {PASSWORD_BYTES} bytes"
             ),
+            Self::MarketData(e) => write!(f, "market-data ring: {e}"),
         }
     }
 }
@@ -71,6 +109,10 @@ pub struct AlgoSession {
     generation: u64,
     orders: Producer,
     responses: Consumer,
+    /// The server's ITCH ring, if it publishes one next to the directory.
+    md: Option<ItchReader>,
+    /// Sequence number of the next response this session expects.
+    next_seq: u64,
     detached: bool,
 }
 
@@ -97,6 +139,11 @@ impl AlgoSession {
             .map_err(|e| ConnectError::Ipc(e.into()))?;
         let responses = Consumer::attach(&ring_path(path, slot, "responses"), Some(layout))
             .map_err(|e| ConnectError::Ipc(e.into()))?;
+        let md = match ItchReader::attach(&md_path(path), None) {
+            Ok(r) => Some(r),
+            Err(_) if !md_path(path).exists() => None,
+            Err(e) => return Err(ConnectError::MarketData(e)),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             mapping,
@@ -105,6 +152,8 @@ impl AlgoSession {
             generation,
             orders,
             responses,
+            md,
+            next_seq: next_seq.max(1),
             detached: false,
         })
     }
@@ -119,18 +168,145 @@ impl AlgoSession {
         self.session
     }
 
-    /// Writes one OUCH message to the order ring. `Full` is back-pressure: the core
-    /// has not caught up; never blocks.
+    /// Writes one encoded OUCH message to the order ring behind its
+    /// [`OrderHeader`]. `Full` is back-pressure: the server has not caught up; never
+    /// blocks.
     #[inline]
-    pub fn send(&mut self, ouch: &[u8]) -> Result<(), PushError> {
-        self.orders.try_push(ouch)
+    pub fn send(&mut self, ouch: &[u8]) -> Result<(), SendError> {
+        self.send_with(ouch.len(), |buf| buf.copy_from_slice(ouch))
     }
 
-    /// Reads up to `max` responses in place and proves liveness (heartbeat).
+    /// Encodes `message` straight into the order ring's slot (no copy).
     #[inline]
-    pub fn poll_responses(&mut self, max: usize, f: impl FnMut(&[u8])) -> usize {
+    pub fn send_message(&mut self, message: &Inbound) -> Result<(), SendError> {
+        self.send_with(message.encoded_len(), |buf| {
+            // Cannot fail: `buf` is exactly `encoded_len` bytes.
+            let _ = message.encode(buf);
+        })
+    }
+
+    /// Enter Order, encoded in the ring slot.
+    #[inline]
+    pub fn enter_order(&mut self, m: &EnterOrder) -> Result<(), SendError> {
+        self.send_with(m.encoded_len(), |buf| {
+            // Cannot fail: `buf` is exactly `encoded_len` bytes.
+            let _ = m.encode(buf);
+        })
+    }
+
+    /// Cancel Order, encoded in the ring slot.
+    #[inline]
+    pub fn cancel_order(&mut self, m: &CancelOrder) -> Result<(), SendError> {
+        self.send_with(m.encoded_len(), |buf| {
+            // Cannot fail: `buf` is exactly `encoded_len` bytes.
+            let _ = m.encode(buf);
+        })
+    }
+
+    /// Replace Order, encoded in the ring slot.
+    #[inline]
+    pub fn replace_order(&mut self, m: &ReplaceOrder) -> Result<(), SendError> {
+        self.send_with(m.encoded_len(), |buf| {
+            // Cannot fail: `buf` is exactly `encoded_len` bytes.
+            let _ = m.encode(buf);
+        })
+    }
+
+    /// Modify Order, encoded in the ring slot.
+    #[inline]
+    pub fn modify_order(&mut self, m: &ModifyOrder) -> Result<(), SendError> {
+        self.send_with(m.encoded_len(), |buf| {
+            // Cannot fail: `buf` is exactly `encoded_len` bytes.
+            let _ = m.encode(buf);
+        })
+    }
+
+    /// Mass Cancel, encoded in the ring slot.
+    #[inline]
+    pub fn mass_cancel(&mut self, m: &MassCancel) -> Result<(), SendError> {
+        self.send_with(m.encoded_len(), |buf| {
+            // Cannot fail: `buf` is exactly `encoded_len` bytes.
+            let _ = m.encode(buf);
+        })
+    }
+
+    /// Writes a record of header + `len` message bytes built by `write` in place,
+    /// tagged with the last market-data number read and the `rdtsc` now.
+    #[inline]
+    pub fn send_with(
+        &mut self,
+        len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Result<(), SendError> {
+        let header = OrderHeader {
+            trigger_md_seq: self.md_seq(),
+            send_tsc: crate::clock::rdtsc(),
+        };
+        self.orders
+            .try_write(ORDER_HEADER_BYTES + len, |buf| {
+                header.encode(buf);
+                write(&mut buf[ORDER_HEADER_BYTES..]);
+            })
+            .map_err(|e| match e {
+                PushError::Full => SendError::Full,
+                PushError::TooLong { len, max } => SendError::TooLong {
+                    len: len - ORDER_HEADER_BYTES,
+                    max: max - ORDER_HEADER_BYTES,
+                },
+            })
+    }
+
+    /// Reads up to `max` responses in place, each with its number in the account's
+    /// stream, and proves liveness (heartbeat). A record shorter than its header
+    /// (never written by a tickgate server) is skipped.
+    #[inline]
+    pub fn poll_responses(&mut self, max: usize, mut f: impl FnMut(u64, &[u8])) -> usize {
         self.heartbeat();
-        self.responses.drain(max, f)
+        let next_seq = &mut self.next_seq;
+        self.responses.drain(max, |rec| {
+            if let Some((seq, msg)) = decode_response(rec) {
+                *next_seq = seq + 1;
+                f(seq, msg);
+            }
+        })
+    }
+
+    /// The stream number of the next response this session expects: what to pass
+    /// to [`AlgoSession::connect`] to carry on after a restart.
+    pub fn next_expected_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Reads up to `max` ITCH messages in place with their market-data sequence
+    /// numbers. `Err(Lapped)` once when this reader fell a whole ring behind (the
+    /// messages before the lap were handed out; it reads on from the newest). No
+    /// market-data ring: `Ok(0)`.
+    #[inline]
+    pub fn poll_market_data(
+        &mut self,
+        max: usize,
+        f: impl FnMut(u64, &[u8]),
+    ) -> Result<usize, Lapped> {
+        let Some(md) = self.md.as_mut() else {
+            return Ok(0);
+        };
+        match md.poll(max, f) {
+            Ok(n) => Ok(n),
+            Err(ReadError::Lapped { lost }) => Err(Lapped { lost }),
+            Err(ReadError::Empty) => Ok(0),
+        }
+    }
+
+    /// Sequence number of the last market-data message read (0 = none yet): the
+    /// trigger tag of the next order sent.
+    #[inline]
+    pub fn md_seq(&self) -> u64 {
+        self.md.as_ref().map_or(0, |m| m.next_sequence_number() - 1)
+    }
+
+    /// The market-data reader, e.g. to rewind to the oldest message kept.
+    pub fn market_data(&mut self) -> Option<&mut ItchReader> {
+        self.md.as_mut()
     }
 
     /// Tells the server this process is alive. [`AlgoSession::poll_responses`] does it

@@ -133,6 +133,13 @@ pub fn ring_path(directory: &Path, slot: usize, which: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The market-data ring algos read: `<directory>.md` (a `ring::broadcast` file).
+pub fn md_path(directory: &Path) -> PathBuf {
+    let mut p = directory.as_os_str().to_owned();
+    p.push(".md");
+    PathBuf::from(p)
+}
+
 /// Packs text into a fixed field, space-padded; `None` if it does not fit.
 pub(crate) fn pack<const N: usize>(text: &str) -> Option<[u8; N]> {
     let bytes = text.as_bytes();
@@ -153,6 +160,15 @@ pub(crate) fn unpack(bytes: &[u8]) -> String {
 pub enum IpcError {
     /// Mapping or creating a file failed.
     Shm(ShmError),
+    /// Another live server uses the directory (two instances with one `ipc.name`).
+    InUse {
+        /// The file.
+        path: PathBuf,
+        /// The other server's pid.
+        pid: u32,
+    },
+    /// The group named in the config does not exist.
+    NoSuchGroup(String),
     /// The file is not a directory of this version.
     BadDirectory {
         /// The file.
@@ -166,6 +182,13 @@ impl fmt::Display for IpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Shm(e) => e.fmt(f),
+            Self::InUse { path, pid } => write!(
+                f,
+                "{} belongs to the running server pid {pid}; give this instance \
+                 another ipc.name",
+                path.display()
+            ),
+            Self::NoSuchGroup(g) => write!(f, "ipc.group {g:?} is not a group on this host"),
             Self::BadDirectory { path, reason } => {
                 write!(
                     f,
@@ -302,6 +325,10 @@ pub struct Directory {
     /// Per slot: last heartbeat seen and when it last moved.
     seen: Vec<(u64, Instant)>,
     liveness_timeout: Duration,
+    /// Layout of every slot ring.
+    ring: Layout,
+    /// Group given read-write access to the files (None: owner only).
+    group: Option<u32>,
 }
 
 impl Directory {
@@ -344,7 +371,77 @@ impl Directory {
             rings,
             seen: vec![(0, Instant::now()); slots],
             liveness_timeout,
+            ring,
+            group: None,
         })
+    }
+
+    /// What `tickgate serve` creates for its `[ipc]` section: the directory at
+    /// `/dev/shm/<name>`, after removing the files a dead server left there. Refuses
+    /// if a live server owns the directory.
+    pub fn create_for_serve(section: &super::IpcSection) -> Result<Self, IpcError> {
+        let path = section.directory_path();
+        remove_stale(&path, section.slots)?;
+        let ring = Layout {
+            capacity: section.ring_records,
+            slot_bytes: super::wire::SLOT_RING_SLOT_BYTES,
+        };
+        let mut dir = Self::create(&path, section.slots, ring, section.liveness_timeout())?;
+        if !section.group.is_empty() {
+            let gid = group_id(&section.group)?;
+            dir.group = Some(gid);
+            let files = (0..dir.mapping.slots).flat_map(|i| {
+                [
+                    ring_path(&path, i, "orders"),
+                    ring_path(&path, i, "responses"),
+                ]
+            });
+            for file in std::iter::once(path.clone()).chain(files) {
+                share_with_group(&file, gid)?;
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Gives `file` the directory's group access, if any.
+    fn share(&self, file: &Path) -> Result<(), IpcError> {
+        match self.group {
+            Some(gid) => share_with_group(file, gid),
+            None => Ok(()),
+        }
+    }
+
+    /// Replaces slot `i`'s two ring files by fresh ones, so that a new session never
+    /// reads what a previous holder (or a zombie still mapping the old files) left.
+    fn renew_rings(&mut self, i: usize) -> Result<(), IpcError> {
+        let (orders, responses) = (
+            ring_path(&self.path, i, "orders"),
+            ring_path(&self.path, i, "responses"),
+        );
+        for p in [&orders, &responses] {
+            let _ = std::fs::remove_file(p);
+            spsc::create(p, self.ring)?;
+            self.share(p)?;
+        }
+        self.rings[i] = (
+            Consumer::attach(&orders, Some(self.ring))?,
+            Producer::attach(&responses, Some(self.ring))?,
+        );
+        Ok(())
+    }
+
+    /// The server ends slot `i`'s session (the algo stopped reading, sent garbage, or
+    /// the server is stopping): the slot is freed; returns the session it held.
+    pub fn end(&mut self, i: usize) -> u32 {
+        let slot = self.mapping.slot(i);
+        let session = slot.session.load(Ordering::Relaxed);
+        free(slot);
+        session
+    }
+
+    /// Slots of the directory.
+    pub fn slots(&self) -> usize {
+        self.mapping.slots
     }
 
     /// The directory file.
@@ -400,6 +497,18 @@ impl Directory {
     }
 
     fn activate(&mut self, i: usize, session: u32) -> SlotEvent {
+        if let Err(e) = self.renew_rings(i) {
+            eprintln!("tickgate: ipc: slot {i}: cannot renew its rings ({e}); claim refused");
+            let slot = self.mapping.slot(i);
+            slot.reject
+                .store(ClaimReject::SessionUnavailable as u32, Ordering::Relaxed);
+            slot.state
+                .store(SlotState::Rejected as u32, Ordering::Release);
+            return SlotEvent::Refused {
+                slot: i,
+                reason: ClaimReject::SessionUnavailable,
+            };
+        }
         let slot = self.mapping.slot(i);
         slot.session.store(session, Ordering::Relaxed);
         self.seen[i] = (slot.heartbeat.load(Ordering::Relaxed), Instant::now());
@@ -456,11 +565,69 @@ impl Directory {
 impl Drop for Directory {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(md_path(&self.path));
         for i in 0..self.mapping.slots {
             let _ = std::fs::remove_file(ring_path(&self.path, i, "orders"));
             let _ = std::fs::remove_file(ring_path(&self.path, i, "responses"));
         }
     }
+}
+
+/// Removes what a dead server left at `path` (its directory, `slots` or more slot
+/// rings, the market-data ring); refuses if the server that made it is alive.
+fn remove_stale(path: &Path, slots: usize) -> Result<(), IpcError> {
+    let mut old_slots = 0;
+    if path.exists() {
+        let old = Mapping::open(path)?;
+        let pid = old.header().server_pid.load(Ordering::Relaxed);
+        if pid != std::process::id() && process_alive(pid) {
+            return Err(IpcError::InUse {
+                path: path.to_path_buf(),
+                pid,
+            });
+        }
+        old_slots = old.slots;
+        eprintln!(
+            "tickgate: ipc: removing {} left by server pid {pid}, which is gone",
+            path.display()
+        );
+        let _ = std::fs::remove_file(path);
+    }
+    let _ = std::fs::remove_file(md_path(path));
+    for i in 0..slots.max(old_slots) {
+        let _ = std::fs::remove_file(ring_path(path, i, "orders"));
+        let _ = std::fs::remove_file(ring_path(path, i, "responses"));
+    }
+    Ok(())
+}
+
+fn group_id(name: &str) -> Result<u32, IpcError> {
+    let c = std::ffi::CString::new(name).map_err(|_| IpcError::NoSuchGroup(name.into()))?;
+    // SAFETY: `c` is a valid C string; the result is read at once, on a start-up path
+    // no other thread of this process calls getgr* on.
+    let g = unsafe { libc::getgrnam(c.as_ptr()) };
+    if g.is_null() {
+        return Err(IpcError::NoSuchGroup(name.into()));
+    }
+    // SAFETY: non-null: a valid group entry.
+    Ok(unsafe { (*g).gr_gid })
+}
+
+/// Gives the group `ipc.group` (if not empty) read-write access to `file`, e.g. the
+/// market-data ring (mode 0660).
+pub fn share_file(file: &Path, section: &super::IpcSection) -> Result<(), IpcError> {
+    if section.group.is_empty() {
+        return Ok(());
+    }
+    share_with_group(file, group_id(&section.group)?)
+}
+
+fn share_with_group(file: &Path, gid: u32) -> Result<(), IpcError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(file, None, Some(gid)).map_err(ShmError::io(file, "chown"))?;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o660))
+        .map_err(ShmError::io(file, "chmod"))?;
+    Ok(())
 }
 
 fn free(slot: &SlotDesc) {

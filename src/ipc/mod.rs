@@ -18,6 +18,10 @@
 //! across processes; the matching core does not poll slot rings yet (issue 5).
 
 pub mod algo;
+pub mod config;
 pub mod directory;
 pub mod latency;
 pub mod latency_cmd;
+pub mod wire;
+
+pub use config::IpcSection;

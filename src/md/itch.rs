@@ -279,7 +279,13 @@ pub struct ItchMarketOutput {
     pub symbols: Symbols,
     /// Counters.
     pub stats: ItchOutputStats,
+    /// `rdtsc` when each of the last [`PUBLISH_TSC_KEPT`] messages was written,
+    /// indexed by ring position mod the length (see [`ItchMarketOutput::publish_tsc`]).
+    publish_tsc: Box<[u64]>,
 }
+
+/// Messages whose publish `rdtsc` [`ItchMarketOutput::publish_tsc`] remembers.
+pub const PUBLISH_TSC_KEPT: usize = 4096;
 
 impl ItchMarketOutput {
     /// An output writing to `writer`, naming stocks from `symbols`.
@@ -288,7 +294,22 @@ impl ItchMarketOutput {
             writer,
             symbols,
             stats: ItchOutputStats::default(),
+            publish_tsc: vec![0; PUBLISH_TSC_KEPT].into_boxed_slice(),
         }
+    }
+
+    /// The `rdtsc` at which the message with market-data sequence number `md_seq`
+    /// (ring position + 1) was written, if it is one of the last
+    /// [`PUBLISH_TSC_KEPT`]; `None` for 0, a number not yet written or one too old.
+    /// For tick-to-trade: an order's `trigger_md_seq` → when its tick went out.
+    #[inline]
+    pub fn publish_tsc(&self, md_seq: u64) -> Option<u64> {
+        let written = self.writer.position();
+        let kept = PUBLISH_TSC_KEPT as u64;
+        if md_seq == 0 || md_seq > written || written - md_seq >= kept {
+            return None;
+        }
+        Some(self.publish_tsc[((md_seq - 1) % kept) as usize])
     }
 
     /// A reader of the ring, starting at the newest position.
@@ -312,7 +333,11 @@ impl MarketOutput for ItchMarketOutput {
             let _ = message.encode(buf);
         });
         match written {
-            Ok(_) => self.stats.published += 1,
+            Ok(pos) => {
+                self.stats.published += 1;
+                // NB: one rdtsc (≈20 ns here) per message, after the slot is committed.
+                self.publish_tsc[(pos % PUBLISH_TSC_KEPT as u64) as usize] = crate::clock::rdtsc();
+            }
             Err(_) => self.stats.too_long += 1,
         }
         Ok(())

@@ -17,6 +17,7 @@
 //! (`Z`) and is closed once it is sent; after at most [`DRAIN_TIMEOUT`] the gateway
 //! shuts down.
 
+mod algos;
 pub mod recover;
 mod run;
 pub mod signal;

@@ -18,7 +18,6 @@ use crate::gateway::{Gateway, GatewayOptions};
 use crate::journal::JournalWriter;
 use crate::md::{ItchMarketOutput, Publisher, PublisherStats, Symbols};
 use crate::proto::wire::Alpha;
-use crate::ring::broadcast;
 use crate::ring::shm::Layout;
 use crate::ring::spsc;
 use crate::session::{INPUT_RECORD_BYTES, SessionCounters, Sessions};
@@ -202,11 +201,7 @@ fn market_data(
     pin_threads: bool,
     stop: Arc<AtomicBool>,
 ) -> Result<(ItchMarketOutput, Option<JoinHandle<PublisherStats>>), Error> {
-    let ring = broadcast::new(Layout {
-        capacity: 1 << 16,
-        slot_bytes: (MD_RECORD_BYTES + broadcast::SLOT_HEADER_BYTES).next_multiple_of(64),
-    })
-    .map_err(|e| format!("market-data ring: {e:?}"))?;
+    let ring = super::algos::market_ring(config, MD_RECORD_BYTES)?;
     let market = ItchMarketOutput::new(ring, Symbols::from_instruments(engine.instruments()));
     if !config.marketdata.enabled {
         return Ok((market, None));
@@ -380,6 +375,7 @@ fn serve_thread(
             &mut sessions,
             opts.truncate_journal_at_corruption,
         )?;
+        super::algos::attach(&config, &mut sessions)?;
         let gateway = Gateway::new(gw, sessions)?;
         Ok((engine, r.cmd_rx, r.resp_tx, gateway, journal))
     };

@@ -43,6 +43,8 @@ pub struct Account {
     pub cancel_on_disconnect: bool,
     /// The logged-in connection.
     pub conn: Option<ConnId>,
+    /// The shared-memory slot of the logged-in algo (never both this and `conn`).
+    pub shm_slot: Option<usize>,
     /// The day's sequenced stream.
     pub store: ReplayStore,
     /// The stream is finished (store full): logins get `J`/`S`.
@@ -86,6 +88,7 @@ impl Account {
             firm_id: firm_id(firm),
             cancel_on_disconnect: cfg.cancel_on_disconnect,
             conn: None,
+            shm_slot: None,
             store: ReplayStore::new(replay_bytes),
             ended: false,
             user_ref_nums: UserRefNums::new(),

@@ -92,9 +92,11 @@ impl Handler for Sessions {
         if !self.pending_answers.is_empty() {
             work += self.flush_pending_answers();
         }
+        work += self.poll_algo_orders(out);
         work += self.inline_agent.as_mut().map_or(0, |agent| agent());
         work += self.drain_responses(out);
         work += self.pump_replays(out);
+        work += self.pump_algo_streams(out);
         if self.ending && !self.ended_sent {
             self.send_end_of_session(out);
             work += 1;
@@ -195,7 +197,7 @@ impl Sessions {
         if a.password != req.password {
             return self.reject_login(conn, NotAuthorized, "wrong password", out);
         }
-        if a.conn.is_some() {
+        if a.conn.is_some() || a.shm_slot.is_some() {
             return self.reject_login(conn, SessionNotAvailable, "already logged in", out);
         }
         if self.ending || a.ended {
@@ -260,7 +262,7 @@ impl Sessions {
     }
 
     /// The connection of `acc` is gone: cancel-on-disconnect, forget the link.
-    fn logout_account(&mut self, acc: u16, now: u64) {
+    pub(super) fn logout_account(&mut self, acc: u16, now: u64) {
         let ts_ns = self.ts_ns(now);
         let a = &mut self.accounts[usize::from(acc)];
         a.conn = None;

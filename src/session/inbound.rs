@@ -177,6 +177,8 @@ impl Sessions {
         self.counters.ouch_decode_errors += 1;
         if let Some(id) = self.accounts[usize::from(acc)].conn {
             self.log_bad_ouch(id, &e);
+        } else if let Some(slot) = self.accounts[usize::from(acc)].shm_slot {
+            self.log_bad_algo_ouch(slot, &e);
         }
         let rejectable = matches!(msg.first(), Some(b'O' | b'U'));
         match ouch::peek_user_ref_num(msg) {

@@ -28,6 +28,7 @@ mod orders;
 mod outbound;
 pub mod record;
 mod recover;
+mod shm;
 pub mod store;
 pub mod translate;
 
@@ -37,6 +38,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use account::{Account, BadAccount, COD_CHANNEL, Deferred, MAX_DEFERRED};
 pub use orders::{OrderInfo, OrderMap};
 pub use record::INPUT_RECORD_BYTES;
+pub use shm::{CLAIM_POLL_NS, LIVENESS_POLL_NS};
 pub use store::ReplayStore;
 
 use crate::config::Config;
@@ -87,6 +89,12 @@ pub struct SessionCounters {
     pub unjournaled_answers: u64,
     /// Connections dropped as slow consumers while sending.
     pub slow_consumers: u64,
+    /// Algo sessions ended because their response ring was full once caught up.
+    pub algo_slow_consumers: u64,
+    /// Algo sessions ended because their process was gone or their heartbeat stopped.
+    pub algo_liveness_ends: u64,
+    /// Algo order-ring records shorter than their header (the session was ended).
+    pub algo_bad_records: u64,
 }
 
 /// Timer settings, in nanoseconds.
@@ -150,6 +158,8 @@ pub struct Sessions {
     /// (shared threading: the matching core), so that an order read in this loop
     /// turn is answered in the same turn.
     inline_agent: Option<Box<dyn FnMut() -> usize>>,
+    /// Co-located algo slots (`[ipc]`), served like connections ([`shm`]).
+    algos: Option<Box<shm::AlgoSlots>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -239,6 +249,7 @@ impl Sessions {
             drain_limit: 4096,
             pending_answers: std::collections::VecDeque::with_capacity(PENDING_ANSWERS),
             inline_agent: None,
+            algos: None,
         })
     }
 

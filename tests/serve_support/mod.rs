@@ -20,8 +20,9 @@ pub fn config(extra_accounts: usize) -> Config {
     c.gateway.max_open_orders_per_session = 1024;
     c.gateway.log_events = std::env::var_os("TICKGATE_TEST_LOG").is_some();
     c.threads.idle = tickgate::affinity::IdleKind::SpinPark;
-    // Servers run in parallel: no fixed retransmission port.
+    // Servers run in parallel: no fixed retransmission port, one ipc name each.
     c.marketdata.retransmit_port = 0;
+    c.ipc.name = ipc_name();
     c.engine.max_orders = 1 << 16;
     c.engine.max_sessions = (2 + extra_accounts).max(64) as u16;
     for i in 0..extra_accounts {
@@ -33,6 +34,13 @@ pub fn config(extra_accounts: usize) -> Config {
         });
     }
     c
+}
+
+/// A `/dev/shm` name no other test server uses (its server removes the files).
+pub fn ipc_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("tickgate-test-{}-{n}", std::process::id())
 }
 
 /// A running server whose journal lives in its own temporary directory, removed
