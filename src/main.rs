@@ -57,6 +57,9 @@ enum BenchCmd {
     /// percentiles against the cache-line floor.
     #[command(name = "tick-to-trade")]
     TickToTrade(tickgate::bench::t2t::T2tArgs),
+    /// The tick-to-trade benchmark's algo process (started by the benchmark).
+    #[command(name = "t2t-algo", hide = true)]
+    T2tAlgo(tickgate::bench::t2t::T2tAlgoArgs),
     /// Journal append cost per record against a memcpy floor, and replay speed.
     Journal(tickgate::bench::journal::JournalBenchArgs),
 }
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
             BenchCmd::Rtt(args) => tickgate::bench::rtt::run(&args),
             BenchCmd::Journal(args) => tickgate::bench::journal::run(&args),
             BenchCmd::TickToTrade(args) => tickgate::bench::t2t::run(&args),
+            BenchCmd::T2tAlgo(args) => tickgate::bench::t2t::run_algo(&args),
         },
         Command::Journal { which } => match which {
             JournalCmd::Dump(args) => tickgate::journal::run_dump(&args),

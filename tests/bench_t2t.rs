@@ -62,3 +62,43 @@ fn tcp_tick_to_trade_writes_hgrm_svg_and_json() {
     assert!(svg.starts_with("<svg") && svg.contains("ack_rtt"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
+    if !two_cpus() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("tickgate-t2t-shm-{}", std::process::id()));
+    let v = run("shm", &out);
+    assert_eq!(v["transport"], "shm");
+    // Every stage is stamped over shared memory, the server's read included.
+    for stage in [
+        "t2t",
+        "ack_rtt",
+        "tick_to_algo",
+        "order_to_core",
+        "core_to_ack",
+    ] {
+        assert!(
+            v["stages"][stage]["ns"]["count"].as_u64().unwrap() > 0,
+            "{stage}"
+        );
+    }
+    for ratio in [
+        "t2t_p50_vs_floor",
+        "t2t_p999_vs_floor",
+        "ack_rtt_p50_vs_floor",
+    ] {
+        assert!(v["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
+    }
+    assert!(v["quiet"]["ack_rtt"]["count"].as_u64().unwrap() > 0);
+    for f in [
+        "t2t-shm-floor.hgrm",
+        "t2t-shm-t2t.hgrm",
+        "t2t-shm.svg",
+        "t2t-shm.json",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hdrhistogram::Histogram;
 
 use super::directory::{pack, unpack};
-use crate::clock::Clock;
+use super::wire::OrderHeader;
+use crate::clock::{Clock, rdtsc};
 use crate::ring::shm::ShmError;
 
 /// "TGLATNCY", the first word of a latency board.
@@ -266,6 +267,18 @@ impl LatencyBoard {
         })
     }
 
+    /// `serve`'s board: `<ipc directory>.latency` for the configured accounts (index =
+    /// session id), with a freshly calibrated clock.
+    pub fn create_for_serve(config: &crate::config::Config) -> Result<Self, BoardError> {
+        let names: Vec<&str> = config
+            .accounts
+            .iter()
+            .map(|a| a.username.as_str())
+            .collect();
+        let clock = Clock::calibrate(std::time::Duration::from_millis(20));
+        Self::create(&board_path(&config.ipc.directory_path()), &names, clock)
+    }
+
     /// The board file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -321,6 +334,27 @@ impl LatencyBoard {
             bump(&self.view.session(session).unknown_trigger);
         }
     }
+}
+
+/// The session layer's algo-order hook (`Sessions::set_algo_order_hook`) that feeds
+/// `board`: for an order naming its trigger tick, the arrival TSC (now) against
+/// `publish_tsc(trigger)` (the core's TSC when that ITCH message was committed;
+/// `None` if it is no longer known: counted, not recorded). Orders with no trigger
+/// (`trigger_md_seq == 0`) cost one compare.
+pub fn order_hook(
+    board: LatencyBoard,
+    mut publish_tsc: impl FnMut(u64) -> Option<u64> + 'static,
+) -> Box<dyn FnMut(u16, OrderHeader)> {
+    Box::new(move |session, header| {
+        if header.trigger_md_seq == 0 {
+            return;
+        }
+        let arrival = rdtsc();
+        match publish_tsc(header.trigger_md_seq) {
+            Some(publish) => board.record_order(usize::from(session), publish, arrival),
+            None => board.unknown_trigger(usize::from(session)),
+        }
+    })
 }
 
 #[inline(always)]

@@ -35,8 +35,8 @@ pub struct LatencyArgs {
 pub fn default_board(
     config: Option<&std::path::Path>,
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let _ = crate::config::Config::load(config)?;
-    Ok(PathBuf::from("/dev/shm/tickgate.latency"))
+    let config = crate::config::Config::load(config)?;
+    Ok(super::latency::board_path(&config.ipc.directory_path()))
 }
 
 /// Runs `tickgate latency`.

@@ -18,7 +18,10 @@
 //! the samples the ticks queued behind it would have seen.
 
 mod plot;
+mod shm;
 mod tcp;
+
+pub use shm::{T2tAlgoArgs, run_algo};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,11 +62,24 @@ pub struct T2tArgs {
     #[arg(long, default_value_t = 20_000)]
     pub ticks: u64,
     /// Unrecorded ticks at the start of each round.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 200)]
     pub warmup: u64,
-    /// Rounds: (floor, ticks) pairs, interleaved.
+    /// Rounds: (floor, ticks) pairs, interleaved (at least; see --max-round-ms).
     #[arg(long, default_value_t = 4)]
     pub rounds: u32,
+    /// Longest stretch of ticks (warm-up included) per round, ms; more rounds are run
+    /// instead, each followed by `--pause-ms` with nothing spinning. Under `chrt -f`
+    /// this keeps every 1 s period under the kernel's RT budget (950 ms), so RT
+    /// throttling never freezes a spinner mid-run. 0 = no limit.
+    #[arg(long, default_value_t = 500)]
+    pub max_round_ms: u64,
+    /// shm: closed-loop order → ack round trips per round after the ticks, with no
+    /// tick (TCP) traffic in the server's loop (`ack_rtt_quiet`).
+    #[arg(long, default_value_t = 500)]
+    pub quiet: u64,
+    /// Pause after each round, ms (nothing spins).
+    #[arg(long, default_value_t = 1000)]
+    pub pause_ms: u64,
     /// Recorded floor round trips, over all rounds.
     #[arg(long, default_value_t = 400_000)]
     pub floor_iters: u64,
@@ -182,6 +198,9 @@ pub struct RoundOutput {
     pub late: u64,
     /// The server's threading description.
     pub threads: String,
+    /// shm: closed-loop order → ack round trips after the ticks (order send, core
+    /// receive, algo ack stamps).
+    pub quiet: Vec<TickStamps>,
 }
 
 /// The run's histograms, one per stage.
@@ -226,10 +245,15 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         );
     }
     let clock = Clock::calibrate(Duration::from_millis(200));
-    let rounds = u64::from(args.rounds.max(1));
+    let per_round = match args.max_round_ms {
+        0 => u64::MAX,
+        ms => (args.rate * ms / 1000).saturating_sub(args.warmup).max(1),
+    };
+    let rounds = u64::from(args.rounds.max(1)).max(args.ticks.div_ceil(per_round));
     let interval_ns = 1_000_000_000 / args.rate.max(1);
     let mut stages = Stages::new();
     let mut floor = latency_histogram();
+    let mut quiet = [(); 3].map(|_| latency_histogram());
     let (mut missed, mut late, mut threads) = (0, 0, String::new());
     let cpus = Cpus {
         pinger: args.algo_cpu,
@@ -244,7 +268,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         let ticks = args.ticks.div_ceil(rounds);
         let out = match args.transport {
             Transport::Tcp => tcp::round(args, round, ticks, &clock)?,
-            Transport::Shm => return Err(shm_unavailable()),
+            Transport::Shm => shm::round(args, round, ticks, &clock)?,
         };
         eprintln!(
             "tickgate: bench tick-to-trade: round {}/{rounds}: {} ticks answered, {} missed",
@@ -255,7 +279,16 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         for t in &out.ticks {
             stages.record(t, &clock, interval_ns);
         }
+        for t in &out.quiet {
+            let ns = |a: u64, b: u64| clock.ticks_to_ns(b.saturating_sub(a)).max(1);
+            quiet[0].saturating_record(ns(t.order_send, t.algo_ack));
+            if t.core_recv != 0 {
+                quiet[1].saturating_record(ns(t.order_send, t.core_recv));
+                quiet[2].saturating_record(ns(t.core_recv, t.algo_ack));
+            }
+        }
         (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
+        std::thread::sleep(Duration::from_millis(args.pause_ms));
     }
     let board_ns = board_record_ns(&clock);
     let report = Report {
@@ -266,15 +299,11 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         threads,
         interval_ns,
         board_record_ns: board_ns,
+        rounds,
+        quiet,
     };
     report.print(args)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn shm_unavailable() -> Error {
-    "--transport shm needs the server's algo slots (issue 5 part 1), not built in this \
-     binary yet; use --transport tcp"
-        .into()
 }
 
 /// `--ci` shrinks the run: a few hundred ticks at a slow rate, a short floor.
@@ -286,6 +315,9 @@ fn effective(args: &T2tArgs) -> T2tArgs {
         a.rate = a.rate.min(1_000);
         a.rounds = a.rounds.min(2);
         a.floor_iters = a.floor_iters.min(2_000);
+        a.max_round_ms = 0;
+        a.quiet = a.quiet.min(50);
+        a.pause_ms = 0;
     }
     a
 }
@@ -392,6 +424,9 @@ struct Report {
     threads: String,
     interval_ns: u64,
     board_record_ns: f64,
+    rounds: u64,
+    /// Closed-loop, no ticks: order send → ack read, → server read, server read → ack.
+    quiet: [Histogram<u64>; 3],
 }
 
 impl Report {
@@ -404,6 +439,13 @@ impl Report {
         let p: Vec<Percentiles> = self.stages.hists.iter().map(Percentiles::of).collect();
         if let Some(dir) = &args.out {
             write_hgrm(dir, &format!("t2t-{transport}-floor"), &self.floor)?;
+            if !self.quiet[0].is_empty() {
+                write_hgrm(
+                    dir,
+                    &format!("t2t-{transport}-ack_rtt_quiet"),
+                    &self.quiet[0],
+                )?;
+            }
             for ((name, ..), h) in STAGES.iter().zip(&self.stages.hists) {
                 if !h.is_empty() {
                     write_hgrm(dir, &format!("t2t-{transport}-{name}"), h)?;
@@ -425,7 +467,7 @@ impl Report {
         println!(
             "tickgate bench tick-to-trade --transport {transport}: {} ticks/s open loop, \
              algo on CPU {}, server {}; {} rounds (floor, ticks) interleaved",
-            args.rate, args.algo_cpu, self.threads, args.rounds
+            args.rate, args.algo_cpu, self.threads, self.rounds
         );
         println!(
             "{}",
@@ -436,6 +478,29 @@ impl Report {
             table_row("floor", &f, "cache-line RTT sweep, 1024 lines")
         );
         for ((name, _, _, what), p) in STAGES.iter().zip(&p) {
+            if p.count > 0 {
+                println!("{}", table_row(name, p, what));
+            }
+        }
+        let qs = self.quiet.each_ref().map(Percentiles::of);
+        let q = qs[0];
+        for (name, p, what) in [
+            (
+                "ack_rtt_quiet",
+                &qs[0],
+                "closed loop, no ticks: order send -> ack read",
+            ),
+            (
+                "order_to_core_quiet",
+                &qs[1],
+                "closed loop: order send -> server read",
+            ),
+            (
+                "core_to_ack_quiet",
+                &qs[2],
+                "closed loop: server read -> ack read",
+            ),
+        ] {
             if p.count > 0 {
                 println!("{}", table_row(name, p, what));
             }
@@ -457,6 +522,8 @@ impl Report {
             "t2t_p999_vs_floor": r(t2t.p999_ns, f.p50_ns),
             "ack_rtt_p50_vs_floor": r(rtt.p50_ns, f.p50_ns),
             "t2t_algo_p50_vs_floor": r(p[2].p50_ns, f.p50_ns),
+            "t2t_p999_vs_floor_p999": r(t2t.p999_ns, f.p999_ns),
+            "ack_rtt_quiet_p50_vs_floor": r(q.p50_ns, f.p50_ns),
         });
         println!("ratios (÷ floor p50): {ratios}");
         let stages: serde_json::Map<_, _> = STAGES
@@ -480,9 +547,18 @@ impl Report {
             "algo_cpu": args.algo_cpu,
             "rate_hz": args.rate,
             "tick_interval_ns": self.interval_ns,
+            "rounds": self.rounds,
+            "warmup_ticks_per_round": args.warmup,
+            "pause_ms_between_rounds": args.pause_ms,
             "coordinated_omission": "record_correct(value, tick_interval_ns) on every stage",
             "journal": args.journal,
             "floor": f,
+            "quiet": {
+                "what": "closed loop after the ticks, no tick traffic, one order at a time; not CO-corrected",
+                "ack_rtt": qs[0],
+                "order_to_core": qs[1],
+                "core_to_ack": qs[2],
+            },
             "stages": stages,
             "missed_ticks": self.missed,
             "late_ticks": self.late,
