@@ -42,6 +42,9 @@ enum Command {
         #[command(subcommand)]
         which: AdminCmd,
     },
+    /// Per-session tick-to-trade (tick publish → algo order arrival) of a running
+    /// server, read from its latency board without disturbing it.
+    Latency(tickgate::ipc::latency_cmd::LatencyArgs),
     /// Print the effective configuration (the embedded default without --config).
     Config {
         /// TOML configuration file.
@@ -61,6 +64,13 @@ enum BenchCmd {
     Rtt(tickgate::bench::rtt::RttArgs),
     /// Per-core jitter (gaps between consecutive TSC reads) on the hot cores.
     Jitter(tickgate::tune::jitter::JitterArgs),
+    /// Tick-to-trade: ticks at a fixed rate, an algo answering each, per-stage
+    /// percentiles against the cache-line floor.
+    #[command(name = "tick-to-trade")]
+    TickToTrade(tickgate::bench::t2t::T2tArgs),
+    /// The tick-to-trade benchmark's algo process (started by the benchmark).
+    #[command(name = "t2t-algo", hide = true)]
+    T2tAlgo(tickgate::bench::t2t::T2tAlgoArgs),
     /// Journal append cost per record against a memcpy floor, and replay speed.
     Journal(tickgate::bench::journal::JournalBenchArgs),
 }
@@ -106,6 +116,8 @@ fn main() -> ExitCode {
             BenchCmd::Jitter(args) => tickgate::tune::jitter::run(&args),
             BenchCmd::Rtt(args) => tickgate::bench::rtt::run(&args),
             BenchCmd::Journal(args) => tickgate::bench::journal::run(&args),
+            BenchCmd::TickToTrade(args) => tickgate::bench::t2t::run(&args),
+            BenchCmd::T2tAlgo(args) => tickgate::bench::t2t::run_algo(&args),
         },
         Command::Journal { which } => match which {
             JournalCmd::Dump(args) => tickgate::journal::run_dump(&args),
@@ -125,6 +137,7 @@ fn main() -> ExitCode {
                 AdminCmd::Status(args) => run_admin("status", &args),
             }
         }
+        Command::Latency(args) => tickgate::ipc::latency_cmd::run(&args),
         Command::Config { config } => show_config(config),
     };
     match result {

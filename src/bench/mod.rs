@@ -10,3 +10,4 @@ pub mod pingpong;
 pub mod report;
 pub mod ring;
 pub mod rtt;
+pub mod t2t;

@@ -139,6 +139,7 @@ fn bench_config(args: &RttArgs, journal: Option<&std::path::Path>) -> Config {
     c.marketdata.enabled = false;
     // Algo slots play no part in TCP round trips.
     c.ipc.enabled = false;
+    c.admin.enabled = false;
     c.gateway.listen = "127.0.0.1:0".parse().expect("address");
     c.gateway.log_events = false;
     c.gateway.replay_bytes_per_session = 64 << 20;
@@ -219,7 +220,7 @@ fn login(server: &Running, account: usize) -> Result<Client, Error> {
 /// The measuring client's side of one session: the logged-in socket, read and
 /// written directly with the floor's loop (non-blocking, spinning), and the bytes
 /// received but not yet parsed.
-struct RawSession {
+pub(crate) struct RawSession {
     s: TcpStream,
     rx: Vec<u8>,
     start: usize,
@@ -227,7 +228,7 @@ struct RawSession {
 }
 
 impl RawSession {
-    fn new(server: &Running, account: usize) -> Result<Self, Error> {
+    pub(crate) fn new(server: &Running, account: usize) -> Result<Self, Error> {
         let c = login(server, account)?;
         let s = c.stream().try_clone()?;
         s.set_nonblocking(true)?;
@@ -239,7 +240,7 @@ impl RawSession {
         })
     }
 
-    fn send(&mut self, packet: &[u8]) -> Result<(), Error> {
+    pub(crate) fn send(&mut self, packet: &[u8]) -> Result<(), Error> {
         let mut bytes = packet;
         while !bytes.is_empty() {
             match self.s.write(bytes) {
@@ -256,11 +257,23 @@ impl RawSession {
     /// `message_type` is complete (skipping other packets); returns its framed length.
     fn wait_for(&mut self, message_type: u8) -> Result<usize, Error> {
         loop {
+            if let Some(len) = self.poll_for(message_type)? {
+                return Ok(len);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// One look: parses what has arrived (skipping other packets) and reads the
+    /// socket once; the framed length of a complete Sequenced Data packet carrying an
+    /// OUCH message of type `message_type`, if one is in.
+    pub(crate) fn poll_for(&mut self, message_type: u8) -> Result<Option<usize>, Error> {
+        for _ in 0..2 {
             while let Some(len) = self.next_frame() {
                 let frame = &self.rx[self.start..self.start + len];
                 self.start += len;
                 if frame.get(2..4) == Some(&[b'S', message_type][..]) {
-                    return Ok(len);
+                    return Ok(Some(len));
                 }
             }
             if self.start == self.end {
@@ -272,10 +285,11 @@ impl RawSession {
             match self.s.read(&mut self.rx[self.end..]) {
                 Ok(0) => return Err("server closed".into()),
                 Ok(n) => self.end += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(None)
     }
 
     /// The length of the complete SoupBinTCP frame at `start`, if there is one.

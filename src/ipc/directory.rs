@@ -154,7 +154,7 @@ pub(crate) fn pack<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-fn unpack(bytes: &[u8]) -> String {
+pub(crate) fn unpack(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim_end().to_string()
 }
 

@@ -22,13 +22,16 @@
 //! core's ITCH ring is `/dev/shm/<name>.md`, read in place through
 //! [`algo::AlgoSession::poll_market_data`]. See `docs/ALGOS.md`.
 //!
-//! Status: built and tested across processes against `serve` (`tests/algo_serve.rs`).
-//! Not yet: per-session tick-to-trade histograms, and (dedicated threading) polling
-//! the slots from the core's own thread.
+//! Status: built and tested across processes against `serve` (`tests/algo_serve.rs`),
+//! with per-session tick-to-trade histograms ([`latency`], `tickgate latency`,
+//! shared threading). Not yet: (dedicated threading) polling the slots from the core's
+//! own thread.
 
 pub mod algo;
 pub mod config;
 pub mod directory;
+pub mod latency;
+pub mod latency_cmd;
 pub mod watch;
 pub mod wire;
 

@@ -507,6 +507,7 @@ fn serve_thread(
         pin(t.gateway_cpus[0], "gateway thread");
     }
     let mut idle = AnyIdle::new(t.idle);
+    let board = tick_to_trade_board(&config);
     let _ = ready.send(Ok((gateway.local_addr(), name)));
     let mut finished = Finished {
         sessions: SessionCounters::default(),
@@ -518,6 +519,13 @@ fn serve_thread(
             let _ = helpers_tx.send(helpers);
             let (core, gate) = build_core(parts).map_err(|e| e.to_string())?;
             let core = Rc::new(RefCell::new(core));
+            if let Some(board) = board {
+                let market = core.clone();
+                let publish_tsc =
+                    move |md_seq| market.try_borrow().ok()?.market().publish_tsc(md_seq);
+                let hook = crate::ipc::latency::order_hook(board, publish_tsc);
+                gateway.handler_mut().set_algo_order_hook(hook);
+            }
             let inline = core.clone();
             let fatal = flags.fatal.clone();
             gateway.handler_mut().set_inline_agent(Box::new(move || {
@@ -558,6 +566,19 @@ fn serve_thread(
     }
     finished.sessions = gateway.handler().counters();
     Ok(finished)
+}
+
+/// With `[ipc]` in shared threading: the latency board (`tickgate latency`), fed by
+/// the session layer's algo-order hook, which looks the trigger tick's publish TSC up
+/// in the core's market output (same thread). Not in dedicated mode yet: the publish
+/// TSCs live on the core's thread.
+fn tick_to_trade_board(config: &Config) -> Option<crate::ipc::latency::LatencyBoard> {
+    if !config.ipc.enabled || config.threads.mode != ThreadingMode::Shared {
+        return None;
+    }
+    crate::ipc::latency::LatencyBoard::create_for_serve(config)
+        .map_err(|e| eprintln!("tickgate: no tick-to-trade board (tickgate latency): {e}"))
+        .ok()
 }
 
 /// Raises `fatal` (once, with one log line) when the journal has stopped the core.

@@ -1,0 +1,583 @@
+//! `tickgate bench tick-to-trade`: a tick source moves the market at a fixed rate
+//! (open loop), a reacting algo sends one order per tick, and calibrated TSC stamps
+//! carried through the run mark each stage; the cache-line RTT floor between the same
+//! two cores is measured in the same run, interleaved round by round.
+//!
+//! ```text
+//!  CPU 1: serve (shared mode: gateway + session layer + core, busy-spinning)
+//!         + the tick source (a TCP session, sleeping between ticks)
+//!  CPU 0: the reacting algo (busy-spinning): a separate process for shm
+//! ```
+//!
+//! Stamps (TSC; every thread and process on the host reads the same invariant
+//! counter, checked at start): tick publish → algo receive → order send → core receive
+//! → algo ack receive (the ack's publish is not stamped: a response record carries
+//! only its stream number). What each transport can stamp is in its module. Method
+//! and stamping points: `docs/LATENCY.md`. Every stage histogram is corrected for coordinated omission with
+//! `record_correct(value, tick interval)`: a stall longer than the tick interval adds
+//! the samples the ticks queued behind it would have seen.
+
+mod plot;
+mod shm;
+mod tcp;
+
+pub use shm::{T2tAlgoArgs, run_algo};
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use crate::affinity::{IdleKind, pin_current_thread};
+use crate::bench::pingpong::{self, Cpus};
+use crate::bench::report::{
+    Machine, Percentiles, latency_histogram, ratio, table_header, table_row, write_hgrm,
+};
+use crate::clock::Clock;
+use crate::config::{AccountConfig, Config, ThreadingMode};
+
+type Error = Box<dyn std::error::Error>;
+
+/// How the tick reaches the algo and the algo's order reaches the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// Shared memory: ITCH on the broadcast ring, orders on the algo's slot ring.
+    Shm,
+    /// TCP: the tick is an execution on the algo's own SoupBinTCP session.
+    Tcp,
+}
+
+/// Options of `tickgate bench tick-to-trade`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct T2tArgs {
+    /// How ticks and orders travel.
+    #[arg(long, value_enum, default_value_t = Transport::Shm)]
+    pub transport: Transport,
+    /// Ticks per second (open loop: the tick source sleeps between ticks).
+    #[arg(long, default_value_t = 2_000)]
+    pub rate: u64,
+    /// Recorded ticks, over all rounds.
+    #[arg(long, default_value_t = 20_000)]
+    pub ticks: u64,
+    /// Unrecorded ticks at the start of each round.
+    #[arg(long, default_value_t = 200)]
+    pub warmup: u64,
+    /// Rounds: (floor, ticks) pairs, interleaved (at least; see --max-round-ms).
+    #[arg(long, default_value_t = 4)]
+    pub rounds: u32,
+    /// Longest stretch of ticks (warm-up included) per round, ms; more rounds are run
+    /// instead, each followed by `--pause-ms` with nothing spinning. Under `chrt -f`
+    /// this keeps every 1 s period under the kernel's RT budget (950 ms), so RT
+    /// throttling never freezes a spinner mid-run. 0 = no limit.
+    #[arg(long, default_value_t = 500)]
+    pub max_round_ms: u64,
+    /// shm: closed-loop order → ack round trips per round after the ticks, with no
+    /// tick (TCP) traffic in the server's loop (`ack_rtt_quiet`).
+    #[arg(long, default_value_t = 500)]
+    pub quiet: u64,
+    /// Pause after each round, ms (nothing spins).
+    #[arg(long, default_value_t = 1000)]
+    pub pause_ms: u64,
+    /// Recorded floor round trips, over all rounds.
+    #[arg(long, default_value_t = 400_000)]
+    pub floor_iters: u64,
+    /// CPU of the reacting algo.
+    #[arg(long, default_value_t = 0)]
+    pub algo_cpu: usize,
+    /// CPU of the server (gateway + session layer + core, shared mode) and the tick
+    /// source.
+    #[arg(long, default_value_t = 1)]
+    pub server_cpu: usize,
+    /// Run the server with its journal (process durability) in a temporary directory.
+    #[arg(long)]
+    pub journal: bool,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    pub json: bool,
+    /// Write `t2t-<transport>-<stage>.hgrm`, the SVG plot and the JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Short and gentle (smoke tests): few ticks, a slow rate, yielding spinners.
+    #[arg(long)]
+    pub ci: bool,
+}
+
+/// The TSC stamps of one tick; 0 = not stamped by this transport.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TickStamps {
+    /// The market moved: the tick is published (see each transport for where).
+    pub publish: u64,
+    /// The algo has read the tick.
+    pub algo_recv: u64,
+    /// The algo writes its order.
+    pub order_send: u64,
+    /// The server's session layer reads the order.
+    pub core_recv: u64,
+    /// The algo has read the answer.
+    pub algo_ack: u64,
+}
+
+/// The stages reported: (name, from, to, what).
+const STAGES: [(&str, Stamp, Stamp, &str); 7] = [
+    (
+        "t2t",
+        Stamp::Publish,
+        Stamp::CoreRecv,
+        "tick publish -> order read by the server",
+    ),
+    (
+        "ack_rtt",
+        Stamp::OrderSend,
+        Stamp::AlgoAck,
+        "order send -> ack read by the algo",
+    ),
+    (
+        "t2t_algo",
+        Stamp::Publish,
+        Stamp::OrderSend,
+        "tick publish -> order send",
+    ),
+    (
+        "tick_to_algo",
+        Stamp::Publish,
+        Stamp::AlgoRecv,
+        "tick publish -> algo read",
+    ),
+    (
+        "algo_react",
+        Stamp::AlgoRecv,
+        Stamp::OrderSend,
+        "algo read -> order send",
+    ),
+    (
+        "order_to_core",
+        Stamp::OrderSend,
+        Stamp::CoreRecv,
+        "order send -> server read",
+    ),
+    (
+        "core_to_ack",
+        Stamp::CoreRecv,
+        Stamp::AlgoAck,
+        "server read -> ack read by the algo",
+    ),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Stamp {
+    Publish,
+    AlgoRecv,
+    OrderSend,
+    CoreRecv,
+    AlgoAck,
+}
+
+impl TickStamps {
+    fn get(&self, s: Stamp) -> u64 {
+        match s {
+            Stamp::Publish => self.publish,
+            Stamp::AlgoRecv => self.algo_recv,
+            Stamp::OrderSend => self.order_send,
+            Stamp::CoreRecv => self.core_recv,
+            Stamp::AlgoAck => self.algo_ack,
+        }
+    }
+}
+
+/// What one round of ticks produced.
+#[derive(Debug, Default)]
+pub struct RoundOutput {
+    /// Stamps of the recorded ticks the algo answered.
+    pub ticks: Vec<TickStamps>,
+    /// Ticks sent that the algo did not answer (e.g. its order was not resting yet).
+    pub missed: u64,
+    /// Ticks sent later than scheduled by more than one interval (the tick source's
+    /// sleep overshot).
+    pub late: u64,
+    /// The server's threading description.
+    pub threads: String,
+    /// shm: closed-loop order → ack round trips after the ticks (order send, core
+    /// receive, algo ack stamps).
+    pub quiet: Vec<TickStamps>,
+}
+
+/// The run's histograms, one per stage.
+struct Stages {
+    /// Corrected for coordinated omission (what the table and ratios use).
+    hists: Vec<Histogram<u64>>,
+    /// The same samples as measured, uncorrected (in the JSON, for comparison).
+    raw: Vec<Histogram<u64>>,
+}
+
+impl Stages {
+    fn new() -> Self {
+        Self {
+            hists: STAGES.iter().map(|_| latency_histogram()).collect(),
+            raw: STAGES.iter().map(|_| latency_histogram()).collect(),
+        }
+    }
+
+    fn record(&mut self, t: &TickStamps, clock: &Clock, interval_ns: u64) {
+        let hists = self.hists.iter_mut().zip(self.raw.iter_mut());
+        for ((h, raw), (_, from, to, _)) in hists.zip(STAGES) {
+            let (a, b) = (t.get(from), t.get(to));
+            if a != 0 && b != 0 {
+                let ns = clock
+                    .ticks_to_ns(b.saturating_sub(a))
+                    .clamp(1, 10_000_000_000);
+                // Coordinated omission: a stall of k intervals also delays the k ticks
+                // queued behind it; record_correct adds them.
+                let _ = h.record_correct(ns, interval_ns);
+                raw.saturating_record(ns);
+            }
+        }
+    }
+}
+
+/// Runs the benchmark and prints the report.
+pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
+    let args = &effective(args);
+    if !crate::clock::tsc_is_invariant() {
+        eprintln!(
+            "tickgate: bench tick-to-trade: warning: no invariant TSC; stamps across cores are not comparable"
+        );
+    }
+    let clock = Clock::calibrate(Duration::from_millis(200));
+    let per_round = match args.max_round_ms {
+        0 => u64::MAX,
+        ms => (args.rate * ms / 1000).saturating_sub(args.warmup).max(1),
+    };
+    let rounds = u64::from(args.rounds.max(1)).max(args.ticks.div_ceil(per_round));
+    let interval_ns = 1_000_000_000 / args.rate.max(1);
+    let mut stages = Stages::new();
+    let mut floor = latency_histogram();
+    let mut quiet = [(); 3].map(|_| latency_histogram());
+    let (mut missed, mut late, mut threads) = (0, 0, String::new());
+    let cpus = Cpus {
+        pinger: args.algo_cpu,
+        echoer: args.server_cpu,
+    };
+    for round in 0..rounds {
+        floor_round(args, rounds, cpus, &clock, &mut floor);
+        eprintln!(
+            "tickgate: bench tick-to-trade: round {}/{rounds}: floor done",
+            round + 1
+        );
+        let ticks = args.ticks.div_ceil(rounds);
+        let out = match args.transport {
+            Transport::Tcp => tcp::round(args, round, ticks, &clock)?,
+            Transport::Shm => shm::round(args, round, ticks, &clock)?,
+        };
+        eprintln!(
+            "tickgate: bench tick-to-trade: round {}/{rounds}: {} ticks answered, {} missed",
+            round + 1,
+            out.ticks.len(),
+            out.missed
+        );
+        for t in &out.ticks {
+            stages.record(t, &clock, interval_ns);
+        }
+        for t in &out.quiet {
+            let ns = |a: u64, b: u64| clock.ticks_to_ns(b.saturating_sub(a)).max(1);
+            quiet[0].saturating_record(ns(t.order_send, t.algo_ack));
+            if t.core_recv != 0 {
+                quiet[1].saturating_record(ns(t.order_send, t.core_recv));
+                quiet[2].saturating_record(ns(t.core_recv, t.algo_ack));
+            }
+        }
+        (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
+        std::thread::sleep(Duration::from_millis(args.pause_ms));
+    }
+    let board_ns = board_record_ns(&clock);
+    let report = Report {
+        stages,
+        floor,
+        missed,
+        late,
+        threads,
+        interval_ns,
+        board_record_ns: board_ns,
+        rounds,
+        quiet,
+    };
+    report.print(args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--ci` shrinks the run: a few hundred ticks at a slow rate, a short floor.
+fn effective(args: &T2tArgs) -> T2tArgs {
+    let mut a = args.clone();
+    if a.ci {
+        a.ticks = a.ticks.min(300);
+        a.warmup = a.warmup.min(20);
+        a.rate = a.rate.min(1_000);
+        a.rounds = a.rounds.min(2);
+        a.floor_iters = a.floor_iters.min(2_000);
+        a.max_round_ms = 0;
+        a.quiet = a.quiet.min(50);
+        a.pause_ms = 0;
+    }
+    a
+}
+
+/// One round of the cache-line floor sweep (MEASURING.md rule 2) between the algo's
+/// and the server's CPUs: 1024 lines per direction, the slot count of an algo ring.
+fn floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut Histogram<u64>) {
+    let iters = args.floor_iters.div_ceil(rounds);
+    // Off the echo's CPU before it starts spinning there (the tick source ran on it):
+    // under SCHED_FIFO an equal-priority spinner would never let this thread back.
+    pin(cpus.pinger, "floor pinger");
+    pingpong::rtt(pingpong::floor_pair(1024), iters / 5, iters, cpus, clock, h);
+}
+
+/// The cost of one [`crate::ipc::latency::LatencyBoard::record_order`], ns (mean of
+/// a million records spread over the buckets, measured on this thread, the board's
+/// lines in cache: the core's steady state).
+fn board_record_ns(clock: &Clock) -> f64 {
+    let path = std::env::temp_dir().join(format!("tickgate-t2t-board-{}", std::process::id()));
+    let Ok(board) = crate::ipc::latency::LatencyBoard::create(&path, &["BENCH"], *clock) else {
+        return f64::NAN;
+    };
+    let n = 1_000_000u64;
+    let t0 = clock.now();
+    for i in 0..n {
+        // A realistic spread of TSC intervals (≈ 100 ns – 1 µs).
+        board.record_order(0, 1_000_000, std::hint::black_box(1_000_300 + (i & 2047)));
+    }
+    let t1 = clock.now();
+    clock.ticks_to_ns(t1 - t0) as f64 / n as f64
+}
+
+/// The server's configuration: the embedded default, shared mode on the server CPU,
+/// spinning (yielding with `--ci`), market-data multicast off (its thread would share
+/// the algo's CPU; the core still writes ITCH to its ring), accounts B0 (the algo) and
+/// B1 (the tick source).
+fn server_config(args: &T2tArgs, journal: Option<&Path>) -> Config {
+    let mut c = Config::embedded();
+    match journal {
+        Some(dir) => c.journal.dir = dir.to_path_buf(),
+        None => c.journal.enabled = false,
+    }
+    c.marketdata.enabled = false;
+    // No operator channel and (tcp) no algo slots: nothing of a running `serve`'s to
+    // collide with, and runs in parallel (tests) do not share a socket.
+    c.admin.enabled = false;
+    c.ipc.enabled = false;
+    c.gateway.listen = "127.0.0.1:0".parse().expect("address");
+    c.gateway.log_events = false;
+    c.threads.mode = ThreadingMode::Shared;
+    c.threads.gateway_cpus = vec![args.server_cpu];
+    c.threads.core_cpu = args.server_cpu;
+    c.threads.idle = if args.ci {
+        IdleKind::SpinYield
+    } else {
+        IdleKind::Spin
+    };
+    c.accounts = (0..2)
+        .map(|i| AccountConfig {
+            username: format!("B{i}"),
+            password: "bench".into(),
+            firm: format!("B{i}"),
+            cancel_on_disconnect: true,
+        })
+        .collect();
+    c
+}
+
+/// SCHED_FIFO priority of this thread, if it runs under a real-time policy
+/// (`chrt -f`): the non-spinning threads then run one above it so that a spinner at
+/// the same priority can never starve them.
+fn fifo_priority() -> Option<i32> {
+    // SAFETY: plain syscalls on the calling thread with a valid out-parameter.
+    unsafe {
+        if libc::sched_getscheduler(0) != libc::SCHED_FIFO {
+            return None;
+        }
+        let mut p = libc::sched_param { sched_priority: 0 };
+        (libc::sched_getparam(0, &mut p) == 0).then_some(p.sched_priority)
+    }
+}
+
+/// Moves the calling thread to SCHED_FIFO `priority`.
+fn set_fifo(priority: i32) {
+    let p = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: a valid sched_param for the calling thread (tid 0).
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) } != 0 {
+        eprintln!(
+            "tickgate: bench tick-to-trade: could not raise a helper thread to FIFO {priority}"
+        );
+    }
+}
+
+/// Pins the calling thread, saying so on failure.
+fn pin(cpu: usize, what: &str) {
+    if let Err(e) = pin_current_thread(cpu) {
+        eprintln!("tickgate: bench tick-to-trade: {what} not pinned: {e}");
+    }
+}
+
+struct Report {
+    stages: Stages,
+    floor: Histogram<u64>,
+    missed: u64,
+    late: u64,
+    threads: String,
+    interval_ns: u64,
+    board_record_ns: f64,
+    rounds: u64,
+    /// Closed-loop, no ticks: order send → ack read, → server read, server read → ack.
+    quiet: [Histogram<u64>; 3],
+}
+
+impl Report {
+    fn print(&self, args: &T2tArgs) -> Result<(), Error> {
+        let transport = match args.transport {
+            Transport::Shm => "shm",
+            Transport::Tcp => "tcp",
+        };
+        let f = Percentiles::of(&self.floor);
+        let p: Vec<Percentiles> = self.stages.hists.iter().map(Percentiles::of).collect();
+        if let Some(dir) = &args.out {
+            write_hgrm(dir, &format!("t2t-{transport}-floor"), &self.floor)?;
+            if !self.quiet[0].is_empty() {
+                write_hgrm(
+                    dir,
+                    &format!("t2t-{transport}-ack_rtt_quiet"),
+                    &self.quiet[0],
+                )?;
+            }
+            for ((name, ..), h) in STAGES.iter().zip(&self.stages.hists) {
+                if !h.is_empty() {
+                    write_hgrm(dir, &format!("t2t-{transport}-{name}"), h)?;
+                }
+            }
+            let mut series: Vec<(&str, &Histogram<u64>)> =
+                vec![("floor (cache-line RTT)", &self.floor)];
+            for ((name, ..), h) in STAGES.iter().zip(&self.stages.hists).take(4) {
+                if !h.is_empty() {
+                    series.push((name, h));
+                }
+            }
+            let title = format!(
+                "tickgate tick-to-trade ({transport}), {} ticks/s",
+                args.rate
+            );
+            plot::write_svg(&dir.join(format!("t2t-{transport}.svg")), &title, &series)?;
+        }
+        println!(
+            "tickgate bench tick-to-trade --transport {transport}: {} ticks/s open loop, \
+             algo on CPU {}, server {}; {} rounds (floor, ticks) interleaved",
+            args.rate, args.algo_cpu, self.threads, self.rounds
+        );
+        println!(
+            "{}",
+            table_header("(ns; stages corrected for coordinated omission)")
+        );
+        println!(
+            "{}",
+            table_row("floor", &f, "cache-line RTT sweep, 1024 lines")
+        );
+        for ((name, _, _, what), p) in STAGES.iter().zip(&p) {
+            if p.count > 0 {
+                println!("{}", table_row(name, p, what));
+            }
+        }
+        let qs = self.quiet.each_ref().map(Percentiles::of);
+        let q = qs[0];
+        for (name, p, what) in [
+            (
+                "ack_rtt_quiet",
+                &qs[0],
+                "closed loop, no ticks: order send -> ack read",
+            ),
+            (
+                "order_to_core_quiet",
+                &qs[1],
+                "closed loop: order send -> server read",
+            ),
+            (
+                "core_to_ack_quiet",
+                &qs[2],
+                "closed loop: server read -> ack read",
+            ),
+        ] {
+            if p.count > 0 {
+                println!("{}", table_row(name, p, what));
+            }
+        }
+        println!(
+            "ticks missed {} , sent late {}; latency-board record {:.1} ns",
+            self.missed, self.late, self.board_record_ns
+        );
+        let (t2t, rtt) = (&p[0], &p[1]);
+        let r = |a: u64, b: u64| {
+            if a == 0 {
+                serde_json::Value::Null
+            } else {
+                json!(ratio(a as f64, b as f64))
+            }
+        };
+        let ratios = json!({
+            "t2t_p50_vs_floor": r(t2t.p50_ns, f.p50_ns),
+            "t2t_p999_vs_floor": r(t2t.p999_ns, f.p50_ns),
+            "ack_rtt_p50_vs_floor": r(rtt.p50_ns, f.p50_ns),
+            "t2t_algo_p50_vs_floor": r(p[2].p50_ns, f.p50_ns),
+            "t2t_p999_vs_floor_p999": r(t2t.p999_ns, f.p999_ns),
+            "ack_rtt_quiet_p50_vs_floor": r(q.p50_ns, f.p50_ns),
+        });
+        println!("ratios (÷ floor p50): {ratios}");
+        let stages: serde_json::Map<_, _> = STAGES
+            .iter()
+            .zip(&p)
+            .zip(&self.stages.raw)
+            .filter(|((_, p), _)| p.count > 0)
+            .map(|(((name, _, _, what), p), raw)| {
+                let raw = Percentiles::of(raw);
+                (
+                    name.to_string(),
+                    json!({"what": what, "ns": p, "uncorrected_ns": raw}),
+                )
+            })
+            .collect();
+        let obj = json!({
+            "bench": "tick-to-trade",
+            "transport": transport,
+            "machine": Machine::this_host(),
+            "threading": self.threads,
+            "algo_cpu": args.algo_cpu,
+            "rate_hz": args.rate,
+            "tick_interval_ns": self.interval_ns,
+            "rounds": self.rounds,
+            "warmup_ticks_per_round": args.warmup,
+            "pause_ms_between_rounds": args.pause_ms,
+            "coordinated_omission": "record_correct(value, tick_interval_ns) on every stage",
+            "journal": args.journal,
+            "floor": f,
+            "quiet": {
+                "what": "closed loop after the ticks, no tick traffic, one order at a time; not CO-corrected",
+                "ack_rtt": qs[0],
+                "order_to_core": qs[1],
+                "core_to_ack": qs[2],
+            },
+            "stages": stages,
+            "missed_ticks": self.missed,
+            "late_ticks": self.late,
+            "latency_board_record_ns": self.board_record_ns,
+            "ratios": ratios,
+        });
+        if let Some(dir) = &args.out {
+            std::fs::write(
+                dir.join(format!("t2t-{transport}.json")),
+                format!("{obj:#}\n"),
+            )?;
+        }
+        if args.json {
+            println!("{obj}");
+        }
+        Ok(())
+    }
+}

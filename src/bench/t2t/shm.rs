@@ -1,0 +1,330 @@
+//! `--transport shm`: ITCH on the broadcast ring in `/dev/shm`, orders on the algo's
+//! slot ring, the algo a separate process.
+//!
+//! The tick source (TCP account B1, on the server CPU, sleeping between ticks)
+//! enters a resting MSFT buy at one tick and cancels it at the next: the core writes
+//! one ITCH message per tick (Add Order, Order Delete) to the broadcast ring. The algo
+//! — this binary re-executed as `tickgate bench t2t-algo`, pinned to the algo CPU,
+//! busy-spinning — reads each MSFT message and answers with one IOC buy of AAPL far
+//! below the market (accepted, then cancelled: the book does not grow), tagged by
+//! the algo API with the tick's market-data sequence number.
+//!
+//! Stamps (TSC; the same invariant counter in both processes): `publish` = the core's
+//! `rdtsc` right after the ITCH message was committed to the ring
+//! (`ItchMarketOutput::publish_tsc`); `algo_recv` = the algo has copied the message
+//! out of the ring; `order_send` = just before the algo writes its order into its slot
+//! ring; `core_recv` = the session layer reads the order-ring record (the latency
+//! board's arrival stamp: the same hook that feeds `tickgate latency`); `algo_ack` =
+//! the algo has read the Order Accepted from its response ring. The board keeps each
+//! session's last (publish, arrival) pair, written before the order runs, so the algo
+//! reads its order's two server stamps after the ack. The ack's publish is not
+//! stamped (a response record carries its stream number only): `core_to_ack` is
+//! server read → ack read by the algo.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Error, RoundOutput, T2tArgs, TickStamps, fifo_priority, pin, server_config, set_fifo};
+use crate::client::{Client, LoginParams};
+use crate::clock::{Clock, rdtsc};
+use crate::ipc::algo::{AlgoSession, SendError};
+use crate::ipc::latency::{BoardReader, board_path};
+use crate::proto::ouch::{
+    CancelOrder, EnterOrder, Inbound, Options, Price, Side, Symbol, TimeInForce,
+};
+use crate::proto::soupbin::encode_unsequenced_with;
+use crate::server::spawn;
+
+/// The instrument the tick source moves: MSFT, the default config's locate 1.
+const TICK_LOCATE: u16 = 1;
+/// u64 words per answered tick in the algo's stamp file.
+const WORDS: usize = 6;
+
+/// One round: a fresh server with algo slots, the algo process, `warmup + ticks` ticks.
+pub(super) fn round(
+    args: &T2tArgs,
+    round: u64,
+    ticks: u64,
+    clock: &Clock,
+) -> Result<RoundOutput, Error> {
+    let name = format!("tickgate-t2t-{}-{round}", std::process::id());
+    let mut config = server_config(args, None);
+    config.ipc.enabled = true;
+    config.ipc.name.clone_from(&name);
+    let directory = config.ipc.directory_path();
+    let stamps = std::env::temp_dir().join(format!("{name}.stamps"));
+    let base = fifo_priority();
+    let server = spawn(config, true).map_err(|e| e.to_string())?;
+    // The algo process and the server's spinning thread run at p (under chrt -f);
+    // this thread, which only waits and sends ticks, at p + 1 until the server stops.
+    if let Some(p) = base {
+        set_fifo(p + 1);
+    }
+    let threads = server.threads.clone();
+    let total = args.warmup + ticks;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["bench", "t2t-algo", "--directory"])
+        .arg(&directory)
+        .arg("--stamps")
+        .arg(&stamps)
+        .args(["--cpu", &args.algo_cpu.to_string()])
+        .args(["--ticks", &total.to_string()])
+        .args(["--quiet", &args.quiet.to_string()])
+        .args(if args.ci { &["--ci"][..] } else { &[][..] })
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let ready = child
+        .stdout
+        .take()
+        .map(|o| BufReader::new(o).lines().next().and_then(Result::ok));
+    if ready.flatten().as_deref() != Some("ready") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("the algo process did not connect (see its error above)".into());
+    }
+    pin(args.server_cpu, "tick source");
+    let sent = tick_source(&server, args, total, clock);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.stop_and_join().map_err(|e| e.to_string())?;
+    if let Some(p) = base {
+        set_fifo(p);
+    }
+    let sent = sent?;
+    let words = read_stamps(&stamps)?;
+    let quiet = read_stamps(&quiet_path(&stamps))?;
+    let _ = std::fs::remove_file(&stamps);
+    let _ = std::fs::remove_file(quiet_path(&stamps));
+    let interval_ns = 1_000_000_000 / args.rate.max(1);
+    let answered: Vec<TickStamps> = words
+        .chunks_exact(WORDS)
+        .map(|w| TickStamps {
+            publish: w[1],
+            algo_recv: w[2],
+            order_send: w[3],
+            core_recv: w[4],
+            algo_ack: w[5],
+        })
+        .collect();
+    let recorded = answered.len().saturating_sub(args.warmup as usize);
+    Ok(RoundOutput {
+        ticks: answered.into_iter().skip(args.warmup as usize).collect(),
+        missed: ticks.saturating_sub(recorded as u64),
+        late: sent
+            .iter()
+            .skip(args.warmup as usize)
+            .filter(|&&late| late > interval_ns)
+            .count() as u64,
+        threads,
+        quiet: quiet
+            .chunks_exact(3)
+            .filter(|w| w[2] != 0)
+            .map(|w| TickStamps {
+                order_send: w[0],
+                core_recv: w[1],
+                algo_ack: w[2],
+                ..TickStamps::default()
+            })
+            .collect(),
+    })
+}
+
+fn read_stamps(path: &Path) -> Result<Vec<u64>, Error> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("the algo's stamps {}: {e}", path.display()))?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
+}
+
+/// The tick source: at even ticks a resting MSFT buy, at odd ticks its cancel, on a
+/// fixed schedule, sleeping in between; per tick how late it was sent (ns).
+fn tick_source(
+    server: &crate::server::Running,
+    args: &T2tArgs,
+    total: u64,
+    clock: &Clock,
+) -> Result<Vec<u64>, Error> {
+    let login = LoginParams::new("B1", "bench").from_sequence(0);
+    let mut c = Client::connect(server.addr, &login)?;
+    c.set_spin(true)?;
+    let interval_ticks = (clock.ticks_per_s() / args.rate.max(1) as f64) as u64;
+    let start = clock.now() + interval_ticks;
+    let mut late = Vec::with_capacity(total as usize);
+    let mut buf = [0u8; 64];
+    for i in 0..total {
+        let scheduled = start + i * interval_ticks;
+        let now = clock.now();
+        if now < scheduled {
+            std::thread::sleep(Duration::from_nanos(clock.ticks_to_ns(scheduled - now)));
+        }
+        while c.try_recv()?.is_some() {}
+        let urn = (i / 2) as u32 + 1;
+        let message = if i % 2 == 0 {
+            Inbound::EnterOrder(EnterOrder::new(
+                urn,
+                Side::Buy,
+                100,
+                Symbol::padded("MSFT"),
+                Price(4_100_000),
+            ))
+        } else {
+            Inbound::CancelOrder(CancelOrder {
+                user_ref_num: urn,
+                quantity: 0,
+                options: Options::NONE,
+            })
+        };
+        let n = encode_unsequenced_with(&mut buf, |b| message.encode(b))?;
+        let sent = clock.now();
+        c.send_raw(&buf[..n])?;
+        late.push(clock.ticks_to_ns(sent.saturating_sub(scheduled)));
+    }
+    Ok(late)
+}
+
+/// Options of the hidden `tickgate bench t2t-algo` (the benchmark's algo process).
+#[derive(Debug, Clone, clap::Args)]
+pub struct T2tAlgoArgs {
+    /// The server's session directory.
+    #[arg(long)]
+    pub directory: PathBuf,
+    /// Where to write the stamps of each answered tick (6 × u64 LE).
+    #[arg(long)]
+    pub stamps: PathBuf,
+    /// CPU to pin to.
+    #[arg(long, default_value_t = 0)]
+    pub cpu: usize,
+    /// Ticks to answer before exiting.
+    #[arg(long)]
+    pub ticks: u64,
+    /// Closed-loop order → ack round trips after the ticks, with no tick traffic
+    /// (written to `<stamps>.quiet`, 3 × u64 LE each: send, server read, ack read).
+    #[arg(long, default_value_t = 0)]
+    pub quiet: u64,
+    /// Yield instead of spinning.
+    #[arg(long)]
+    pub ci: bool,
+}
+
+/// The algo process: answers each MSFT tick with one order, stamps, exits after
+/// `ticks` answers or 3 s without a tick.
+pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+    let mut s = AlgoSession::connect(&args.directory, "B0", "bench", 1, Duration::from_secs(5))?;
+    let board = BoardReader::open(&board_path(&args.directory))?;
+    let session = s.session() as usize;
+    // Start from the newest message: only ticks sent from now on count.
+    while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
+    pin(args.cpu, "algo");
+    println!("ready");
+    std::io::stdout().flush()?;
+    let mut order = EnterOrder {
+        time_in_force: TimeInForce::Ioc,
+        ..EnterOrder::new(0, Side::Buy, 100, Symbol::padded("AAPL"), Price(1_800_000))
+    };
+    let mut out = Vec::with_capacity(args.ticks as usize * WORDS);
+    let idle_limit = Clock::calibrate(Duration::from_millis(20)).ticks_per_s() as u64 * 3;
+    let mut last_tick = rdtsc();
+    while (out.len() / WORDS) < args.ticks as usize && rdtsc() - last_tick < idle_limit {
+        let mut tick = None;
+        let _ = s.poll_market_data(1, |seq, itch| {
+            let locate = itch.get(1..3).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            if matches!(itch.first(), Some(b'A' | b'D')) && locate == Some(TICK_LOCATE) {
+                tick = Some(seq);
+            }
+        });
+        let Some(seq) = tick else {
+            s.poll_responses(16, |_, _| {});
+            if args.ci {
+                std::thread::yield_now();
+            }
+            continue;
+        };
+        let algo_recv = rdtsc();
+        last_tick = algo_recv;
+        order.user_ref_num += 1;
+        let order_send = rdtsc();
+        loop {
+            match s.enter_order(&order) {
+                Ok(()) => break,
+                Err(SendError::Full) => std::hint::spin_loop(),
+                Err(e) => return Err(format!("order refused by the ring: {e:?}").into()),
+            }
+        }
+        let algo_ack = await_accepted(&mut s, args.ci, idle_limit);
+        let (publish, core_recv) = board.last_order(session);
+        out.extend_from_slice(&[seq, publish, algo_recv, order_send, core_recv, algo_ack]);
+    }
+    let quiet = quiet_round_trips(&mut s, &mut order, args, idle_limit, &board);
+    let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
+    std::fs::write(&args.stamps, bytes)?;
+    let bytes: Vec<u8> = quiet.iter().flat_map(|w| w.to_le_bytes()).collect();
+    std::fs::write(quiet_path(&args.stamps), bytes)?;
+    s.detach();
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `<stamps>.quiet`: the closed-loop round trips' (send, server read, ack read).
+fn quiet_path(stamps: &Path) -> PathBuf {
+    let mut p = stamps.as_os_str().to_owned();
+    p.push(".quiet");
+    PathBuf::from(p)
+}
+
+/// `args.quiet` order → ack round trips, one at a time, once the ticks are over: the
+/// same order and path with no TCP work in the server's loop.
+fn quiet_round_trips(
+    s: &mut AlgoSession,
+    order: &mut EnterOrder,
+    args: &T2tAlgoArgs,
+    limit: u64,
+    board: &BoardReader,
+) -> Vec<u64> {
+    let session = s.session() as usize;
+    let mut out = Vec::with_capacity(args.quiet as usize * 3);
+    for _ in 0..args.quiet {
+        // Let the previous IOC's Order Canceled arrive first.
+        let t = rdtsc();
+        while rdtsc() - t < limit / 300_000 {
+            s.poll_responses(16, |_, _| {});
+        }
+        order.user_ref_num += 1;
+        let send = rdtsc();
+        if s.enter_order(order).is_err() {
+            continue;
+        }
+        let ack = await_accepted(s, args.ci, limit);
+        // The order still names the last tick read: the board stamps its arrival.
+        let (_, arrival) = board.last_order(session);
+        out.extend_from_slice(&[send, arrival, ack]);
+    }
+    out
+}
+
+/// Spins until an Order Accepted is read; its TSC (0 if none within `limit` ticks).
+fn await_accepted(s: &mut AlgoSession, ci: bool, limit: u64) -> u64 {
+    let start = rdtsc();
+    loop {
+        let mut accepted = false;
+        s.poll_responses(16, |_, msg| accepted |= msg.first() == Some(&b'A'));
+        if accepted {
+            return rdtsc();
+        }
+        if rdtsc() - start > limit {
+            return 0;
+        }
+        if ci {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}

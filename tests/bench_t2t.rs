@@ -1,0 +1,104 @@
+//! `tickgate bench tick-to-trade` in CI mode produces its table, files and JSON for
+//! both transports. Correctness of the harness only: nothing here asserts timing.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(transport: &str, out: &Path) -> serde_json::Value {
+    let _ = std::fs::remove_dir_all(out);
+    let o = Command::new(env!("CARGO_BIN_EXE_tickgate"))
+        .args([
+            "bench",
+            "tick-to-trade",
+            "--ci",
+            "--json",
+            "--transport",
+            transport,
+        ])
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("floor"), "{stdout}");
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn two_cpus() -> bool {
+    let ok = tickgate::affinity::available_cpus().len() >= 2;
+    if !ok {
+        eprintln!("skipped: the benchmark pins two CPUs");
+    }
+    ok
+}
+
+#[test]
+fn tcp_tick_to_trade_writes_hgrm_svg_and_json() {
+    if !two_cpus() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("tickgate-t2t-tcp-{}", std::process::id()));
+    let v = run("tcp", &out);
+    assert_eq!(v["transport"], "tcp");
+    assert!(v["stages"]["ack_rtt"]["ns"]["count"].as_u64().unwrap() > 0);
+    assert!(v["stages"]["t2t_algo"]["ns"]["p50_ns"].as_u64().unwrap() > 0);
+    assert!(v["ratios"]["ack_rtt_p50_vs_floor"].as_f64().unwrap() > 0.0);
+    // Over TCP the server's read is not stamped: t2t is a shared-memory figure.
+    assert!(v["ratios"]["t2t_p50_vs_floor"].is_null());
+    for f in [
+        "t2t-tcp-floor.hgrm",
+        "t2t-tcp-ack_rtt.hgrm",
+        "t2t-tcp.svg",
+        "t2t-tcp.json",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let svg = std::fs::read_to_string(out.join("t2t-tcp.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("ack_rtt"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
+    if !two_cpus() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("tickgate-t2t-shm-{}", std::process::id()));
+    let v = run("shm", &out);
+    assert_eq!(v["transport"], "shm");
+    // Every stage is stamped over shared memory, the server's read included.
+    for stage in [
+        "t2t",
+        "ack_rtt",
+        "tick_to_algo",
+        "order_to_core",
+        "core_to_ack",
+    ] {
+        assert!(
+            v["stages"][stage]["ns"]["count"].as_u64().unwrap() > 0,
+            "{stage}"
+        );
+    }
+    for ratio in [
+        "t2t_p50_vs_floor",
+        "t2t_p999_vs_floor",
+        "ack_rtt_p50_vs_floor",
+    ] {
+        assert!(v["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
+    }
+    assert!(v["quiet"]["ack_rtt"]["count"].as_u64().unwrap() > 0);
+    for f in [
+        "t2t-shm-floor.hgrm",
+        "t2t-shm-t2t.hgrm",
+        "t2t-shm.svg",
+        "t2t-shm.json",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
