@@ -140,6 +140,8 @@ fn bench_config(args: &RttArgs, journal: Option<&std::path::Path>) -> Config {
     // Algo slots play no part in TCP round trips.
     c.ipc.enabled = false;
     c.admin.enabled = false;
+    // The raw client reads fixed-size answers: no Start/End of Day in its stream.
+    c.gateway.system_events = false;
     c.gateway.listen = "127.0.0.1:0".parse().expect("address");
     c.gateway.log_events = false;
     c.gateway.replay_bytes_per_session = 64 << 20;
@@ -157,6 +159,12 @@ fn bench_config(args: &RttArgs, journal: Option<&std::path::Path>) -> Config {
         });
     }
     c.engine.max_sessions = c.engine.max_sessions.max(c.accounts.len() as u16);
+    // The pre-trade checks run on every order as in production; the message throttles
+    // (10,000 orders/s by default) and the exposure limits would refuse a benchmark
+    // that sends hundreds of thousands per second on one account, so they are off.
+    let r = &mut c.risk.defaults;
+    (r.order_rate_per_s, r.cancel_rate_per_s) = (0, 0);
+    (r.max_open_orders, r.max_position) = (0, 0);
     c
 }
 
