@@ -10,92 +10,19 @@
 //! The CI test runs 3 kill/restart rounds; the ignored one runs 20.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod serve_support;
 
 use serve_support::Rng;
+use serve_support::binary::{ServeProcess, offline_state_hash};
 use tickgate::client::{Client, ClientError, Event, LoginParams};
 use tickgate::config::DEFAULT_TOML;
 use tickgate::proto::ouch::{Outbound, Price, Side, Symbol};
 
 /// A `tickgate serve` child process.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    session: String,
-    /// The state hash logged after recovery.
-    state_hash: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &Path, journal: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .arg("--journal-dir")
-        .arg(journal)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("start-up line");
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let addr = words
-        .iter()
-        .find_map(|w| w.parse::<SocketAddr>().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let session = words
-        .iter()
-        .position(|w| *w == "session")
-        .and_then(|i| words.get(i + 1))
-        .map(|w| w.trim_end_matches(',').to_string())
-        .unwrap_or_else(|| panic!("no session in {line:?}"));
-    let state_hash = rx
-        .recv_timeout(Duration::from_secs(10))
-        .into_iter()
-        .chain(rx.try_iter())
-        .find_map(|l| hash_in(&l))
-        .unwrap_or_else(|| panic!("no recovery line with a state hash"));
-    Server {
-        child,
-        addr,
-        session,
-        state_hash,
-    }
-}
-
-fn hash_in(line: &str) -> Option<String> {
-    let at = line.find("state hash ")?;
-    line[at + 11..]
-        .split_whitespace()
-        .next()
-        .map(str::to_string)
-}
-
 /// What one client was told, and what it needs to go on.
 #[derive(Debug)]
 struct Trader {
@@ -258,21 +185,6 @@ impl Trader {
     }
 }
 
-fn offline_state_hash(config: &Path, dir: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tickgate"))
-        .args(["journal", "replay", "--config"])
-        .arg(config)
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .expect("journal replay runs");
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(hash_in)
-        .unwrap_or_else(|| panic!("no state hash in {text}"))
-}
-
 struct Scratch(PathBuf);
 
 impl Scratch {
@@ -328,7 +240,7 @@ fn kill_and_recover(rounds: usize) {
     std::fs::write(&config, text).unwrap();
     let journal = scratch.0.join("journal");
     let mut traders = [Trader::new("DEMO1"), Trader::new("DEMO2")];
-    let mut server = start(&config, &journal);
+    let mut server = ServeProcess::start(&config, &journal);
     for round in 0..rounds {
         let addr = server.addr;
         let handles: Vec<_> = std::mem::replace(&mut traders, [Trader::new("-"), Trader::new("-")])
@@ -346,7 +258,7 @@ fn kill_and_recover(rounds: usize) {
         }
         let day = journal.join(&server.session);
         let offline = offline_state_hash(&config, &day);
-        server = start(&config, &journal);
+        server = ServeProcess::start(&config, &journal);
         assert_eq!(
             server.state_hash, offline,
             "round {round}: recovered state differs from a fresh replay"

@@ -7,94 +7,16 @@
 
 mod serve_support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
+use serve_support::binary::{ServeProcess, offline_state_hash};
 use serve_support::{DirGuard, expect, next};
 use tickgate::client::{Client, LoginParams};
 use tickgate::config::DEFAULT_TOML;
 use tickgate::proto::ouch::{Outbound, Price, RejectReason, Side, Symbol};
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    state_hash: String,
-    /// The server's stderr lines.
-    log: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// SIGTERM and wait for a clean exit.
-    fn stop(mut self) {
-        let pid = self.child.id() as i32;
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        let log: Vec<String> = self.log.try_iter().collect();
-        assert!(status.success(), "{status:?}: {}", log.join("\n"));
-    }
-}
-
-fn hash_in(line: &str) -> Option<String> {
-    let at = line.find("state hash ")?;
-    line[at + 11..]
-        .split_whitespace()
-        .next()
-        .map(str::to_string)
-}
-
-fn start(config: &Path, journal: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .arg("--journal-dir")
-        .arg(journal)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("start-up line");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.parse::<SocketAddr>().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let state_hash = rx
-        .recv_timeout(Duration::from_secs(10))
-        .into_iter()
-        .chain(rx.try_iter())
-        .find_map(|l| hash_in(&l))
-        .expect("a recovery line with a state hash");
-    Server {
-        child,
-        addr,
-        state_hash,
-        log: rx,
-    }
-}
 
 /// Runs `tickgate admin VERB --account A` and returns its stdout line.
 fn admin(verb: &str, account: &str, config: &Path, journal: &Path) -> String {
@@ -124,21 +46,6 @@ fn buy(c: &mut Client, cents: u64) -> (u32, Outbound) {
     (urn, next(c).1)
 }
 
-fn offline_state_hash(config: &Path, dir: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tickgate"))
-        .args(["journal", "replay", "--config"])
-        .arg(config)
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .expect("journal replay runs");
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(hash_in)
-        .unwrap_or_else(|| panic!("no state hash in {text}"))
-}
-
 #[test]
 fn admin_kill_cancels_blocks_and_survives_a_restart() {
     let scratch =
@@ -161,7 +68,7 @@ fn admin_kill_cancels_blocks_and_survives_a_restart() {
     let journal = scratch.0.join("journal");
     let socket = journal.join("admin.sock");
 
-    let server = start(&config, &journal);
+    let server = ServeProcess::start(&config, &journal);
     let mode = std::fs::metadata(&socket)
         .expect("control socket")
         .permissions();
@@ -224,7 +131,7 @@ fn admin_kill_cancels_blocks_and_survives_a_restart() {
     drop((a, b));
     assert!(!socket.exists(), "the control socket is removed at exit");
 
-    let server = start(&config, &journal);
+    let server = ServeProcess::start(&config, &journal);
     let day = std::fs::read_dir(&journal)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -2,6 +2,8 @@
 //! backoff idling, and helpers over the blocking client.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
