@@ -154,6 +154,24 @@ pub(crate) fn pack<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Creates the file at `path` (0600, must not exist) sized `len` bytes and maps it
+/// read-write: the server's side of every `/dev/shm` file but the rings.
+pub(crate) fn create_mapped(
+    path: &Path,
+    len: u64,
+) -> Result<(std::fs::File, memmap2::MmapRaw), ShmError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(ShmError::io(path, "create"))?;
+    file.set_len(len).map_err(ShmError::io(path, "size"))?;
+    let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
+    Ok((file, map))
+}
+
 pub(crate) fn unpack(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).trim_end().to_string()
 }
@@ -364,16 +382,7 @@ impl Directory {
                 Producer::attach(&responses, Some(ring))?,
             ));
         }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(ShmError::io(path, "create"))?;
-        file.set_len(128 * (1 + slots as u64))
-            .map_err(ShmError::io(path, "size"))?;
-        let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
+        let (_file, map) = create_mapped(path, 128 * (1 + slots as u64))?;
         let mapping = Mapping { map, slots };
         init_header(&mapping, slots, ring);
         Ok(Self {

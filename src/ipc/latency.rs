@@ -18,13 +18,12 @@
 //! next write to each line it copied misses once (an RFO), per snapshot.
 
 use std::fmt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 
-use super::directory::{pack, unpack};
+use super::directory::{create_mapped, pack, unpack};
 use super::wire::OrderHeader;
 use crate::clock::{Clock, rdtsc};
 use crate::ring::shm::ShmError;
@@ -222,20 +221,11 @@ impl LatencyBoard {
     /// intervals to ns.
     pub fn create(path: &Path, usernames: &[&str], clock: Clock) -> Result<Self, BoardError> {
         let _ = std::fs::remove_file(path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(ShmError::io(path, "create"))?;
         let sessions = usernames.len();
+        let (file, map) = create_mapped(path, board_bytes(sessions) as u64)?;
         let ino = std::os::unix::fs::MetadataExt::ino(
             &file.metadata().map_err(ShmError::io(path, "stat"))?,
         );
-        file.set_len(board_bytes(sessions) as u64)
-            .map_err(ShmError::io(path, "size"))?;
-        let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
         let view = View {
             base: map.as_ptr(),
             sessions,
