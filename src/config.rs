@@ -375,12 +375,77 @@ impl Config {
             }
             r.for_account(name)?;
         }
+        self.validate_gateway_threads()?;
         if t.mode == ThreadingMode::Dedicated && t.gateway_cpus.contains(&t.core_cpu) {
             return Err(ConfigError::Invalid(format!(
                 "threads.mode = \"dedicated\" but core_cpu {} is also a gateway CPU; \
                  use mode = \"shared\" or give the core its own CPU",
                 t.core_cpu
             )));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// How many gateway threads `serve` starts (one per `threads.gateway_cpus` entry).
+    pub fn gateway_threads(&self) -> usize {
+        self.threads.gateway_cpus.len()
+    }
+
+    /// The gateway thread that serves account `index` (its `[[account]]` position):
+    /// its `[gateway.account_thread]` entry, else `index` round-robin over the threads.
+    pub fn account_gateway(&self, index: usize) -> usize {
+        self.accounts
+            .get(index)
+            .and_then(|a| self.gateway.account_thread.get(&a.username).copied())
+            .unwrap_or(index % self.gateway_threads().max(1))
+    }
+
+    /// Where gateway thread `thread` listens: `gateway.listen` with its port plus
+    /// `thread` (port 0 stays 0: each thread gets its own ephemeral port).
+    pub fn gateway_listen(&self, thread: usize) -> std::net::SocketAddr {
+        let mut addr = self.gateway.listen;
+        if addr.port() != 0 {
+            let port = usize::from(addr.port()) + thread;
+            addr.set_port(u16::try_from(port).unwrap_or(u16::MAX));
+        }
+        addr
+    }
+
+    /// Gateway threads: distinct CPUs, listening ports in range, and account
+    /// assignments naming an account and a thread that exist.
+    pub(crate) fn validate_gateway_threads(&self) -> Result<(), ConfigError> {
+        let cpus = &self.threads.gateway_cpus;
+        let n = cpus.len();
+        if let Some(cpu) = (1..n).find_map(|i| cpus[..i].contains(&cpus[i]).then_some(cpus[i])) {
+            return Err(ConfigError::Invalid(format!(
+                "threads.gateway_cpus lists CPU {cpu} twice; give each gateway thread \
+                 its own CPU"
+            )));
+        }
+        let port = usize::from(self.gateway.listen.port());
+        if port != 0 && port + n - 1 > usize::from(u16::MAX) {
+            return Err(ConfigError::Invalid(format!(
+                "gateway.listen port {port} + {} gateway threads passes 65535; gateway \
+                 thread i listens on port + i: lower the port",
+                n - 1
+            )));
+        }
+        for (name, &thread) in &self.gateway.account_thread {
+            if !self.accounts.iter().any(|a| &a.username == name) {
+                return Err(ConfigError::Invalid(format!(
+                    "[gateway.account_thread] {name} names no [[account]]; fix the \
+                     username or add the account"
+                )));
+            }
+            if thread >= n {
+                return Err(ConfigError::Invalid(format!(
+                    "[gateway.account_thread] {name} = {thread}, but threads.gateway_cpus \
+                     starts {n} gateway thread(s), numbered from 0; pick one below {n} \
+                     or add a gateway CPU"
+                )));
+            }
         }
         Ok(())
     }
@@ -414,6 +479,10 @@ pub struct GatewayConfig {
     /// OUCH System Events in every account's stream: Start of Day (`S`) as the day's
     /// first message, End of Day (`E`) at a graceful stop, before End of Session.
     pub system_events: bool,
+    /// `[gateway.account_thread]`: USERNAME = the gateway thread (index into
+    /// `threads.gateway_cpus`) that serves the account; accounts not named are spread
+    /// round-robin by their `[[account]]` position ([`Config::account_gateway`]).
+    pub account_thread: std::collections::BTreeMap<String, usize>,
 }
 
 impl Default for GatewayConfig {
@@ -430,6 +499,7 @@ impl Default for GatewayConfig {
             heartbeat_timeout_ms: 15_000,
             log_events: true,
             system_events: true,
+            account_thread: Default::default(),
         }
     }
 }
@@ -619,5 +689,53 @@ mod tests {
     fn dedicated_mode_rejects_a_shared_cpu() {
         let text = DEFAULT_TOML.replace("\"shared\"          #", "\"dedicated\"       #");
         assert!(matches!(Config::parse(&text), Err(ConfigError::Invalid(_))));
+    }
+
+    /// The default in dedicated mode with two gateway threads, `extra` TOML inserted
+    /// after `[gateway]`'s keys.
+    fn two_gateways(extra: &str) -> Result<Config, ConfigError> {
+        let text = DEFAULT_TOML
+            .replace("\"shared\"          #", "\"dedicated\"       #")
+            .replace("core_cpu = 1", "core_cpu = 2")
+            .replace("gateway_cpus = [1]", "gateway_cpus = [0, 1]")
+            .replacen("[[account]]", &format!("{extra}\n\n[[account]]"), 1);
+        Config::parse(&text)
+    }
+
+    #[test]
+    fn accounts_spread_round_robin_unless_assigned() {
+        let c = two_gateways("").expect("parses");
+        assert_eq!(c.gateway_threads(), 2);
+        assert_eq!((c.account_gateway(0), c.account_gateway(1)), (0, 1));
+        let c = two_gateways("[gateway.account_thread]\nDEMO2 = 0").expect("parses");
+        assert_eq!((c.account_gateway(0), c.account_gateway(1)), (0, 0));
+    }
+
+    #[test]
+    fn gateway_thread_i_listens_on_port_plus_i() {
+        let mut c = two_gateways("").expect("parses");
+        assert_eq!(c.gateway_listen(1).to_string(), "127.0.0.1:15001");
+        c.gateway.listen = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(c.gateway_listen(1).port(), 0);
+    }
+
+    #[test]
+    fn gateway_thread_assignments_are_validated() {
+        let invalid = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::Invalid(why)) => why,
+            other => panic!("expected Invalid, got {other:?}"),
+        };
+        let why = invalid(two_gateways("[gateway.account_thread]\nDEMO2 = 2"));
+        assert!(why.contains("DEMO2 = 2"), "{why}");
+        let why = invalid(two_gateways("[gateway.account_thread]\nNOBODY = 0"));
+        assert!(why.contains("NOBODY"), "{why}");
+        let text = DEFAULT_TOML.replace("gateway_cpus = [1]", "gateway_cpus = [1, 1]");
+        let why = invalid(Config::parse(&text));
+        assert!(why.contains("CPU 1 twice"), "{why}");
+        let text = DEFAULT_TOML
+            .replace("gateway_cpus = [1]", "gateway_cpus = [1, 2]")
+            .replace("127.0.0.1:15000", "127.0.0.1:65535");
+        let why = invalid(Config::parse(&text));
+        assert!(why.contains("65535"), "{why}");
     }
 }

@@ -1,24 +1,28 @@
 //! `tickgate serve`: configuration → matching core + gateway + session layer + rings,
 //! run in the configured threading mode until SIGINT/SIGTERM.
 //!
-//! Wiring (see `docs/SERVE.md`): the session layer ([`crate::session::Sessions`]) is
-//! the gateway's handler; it writes [`crate::engine::Command`] records to an SPSC
-//! command ring that the core drains, and the core writes every session's events to
-//! one SPSC response ring that the session layer drains in `poll`.
+//! Wiring (see `docs/SERVE.md`): one gateway thread per `threads.gateway_cpus` entry,
+//! each with its own listener (`gateway.listen` port + its index) and session layer
+//! ([`crate::session::Sessions`], the gateway's handler) serving the accounts
+//! [`Config::account_gateway`] gives it. Each writes [`crate::engine::Command`]
+//! records to its own SPSC command ring; the core drains them round-robin and writes
+//! each session's events to the response ring of the thread that serves it.
 //!
-//! - **Shared** mode (default, 2-vCPU hosts): one pinned thread runs the gateway agent
-//!   and the core agent round-robin. The core only runs while the response ring has
-//!   at least [`CORE_GATE_FREE_RECORDS`] free slots, because a core that found the ring
-//!   full would spin forever waiting for the gateway that shares its thread.
+//! - **Shared** mode (default, 2-vCPU hosts): gateway thread 0 runs its gateway agent
+//!   and the core agent round-robin. The core only runs while thread 0's response ring
+//!   has at least [`CORE_GATE_FREE_RECORDS`] free slots, because a core that found the
+//!   ring full would spin forever waiting for the gateway that shares its thread.
+//!   Other gateway threads, if any, run the gateway only.
 //! - **Dedicated** mode (colo): the core runs on its own pinned thread (`core_cpu`)
-//!   and the gateway on `gateway_cpus[0]`.
+//!   and gateway thread `i` on `gateway_cpus[i]`.
 //!
 //! On stop: logins and connections are refused, every client gets End of Session
 //! (`Z`) and is closed once it is sent; after at most [`DRAIN_TIMEOUT`] the gateway
-//! shuts down.
+//! threads shut down.
 
 mod algos;
 pub mod control;
+mod gateways;
 pub mod recover;
 mod run;
 pub mod signal;
@@ -64,6 +68,23 @@ pub struct ServeArgs {
     pub truncate_journal_at_corruption: bool,
 }
 
+/// Per gateway thread, the accounts it serves, for the start-up lines (a login on
+/// another thread's port is refused).
+fn accounts_by_thread(config: &Config) -> Vec<String> {
+    let mut names = vec![Vec::new(); config.gateway_threads()];
+    for (i, a) in config.accounts.iter().enumerate() {
+        names[config.account_gateway(i)].push(a.username.as_str());
+    }
+    names
+        .into_iter()
+        .map(|n| match n.len() {
+            0 => "no account".to_string(),
+            1..=8 => format!("accounts {}", n.join(", ")),
+            k => format!("{k} accounts ({}, …)", n[..4].join(", ")),
+        })
+        .collect()
+}
+
 /// Runs `tickgate serve` until SIGINT/SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut config = Config::load(args.config.as_deref())?;
@@ -90,6 +111,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         pin_threads: true,
         truncate_journal_at_corruption: args.truncate_journal_at_corruption,
     };
+    let accounts = accounts_by_thread(&config);
     let running = spawn_with(config, opts).map_err(|e| e.to_string())?;
     let t = &running.threads;
     println!(
@@ -98,6 +120,11 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         String::from_utf8_lossy(running.session_name.trimmed()),
         t
     );
+    if running.addrs.len() > 1 {
+        for (i, (addr, names)) in running.addrs.iter().zip(&accounts).enumerate() {
+            println!("tickgate: gateway thread {i} listening on {addr} for {names}");
+        }
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     while !signal::stop_requested() && !running.finished() {

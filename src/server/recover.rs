@@ -9,13 +9,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::engine::{EventSink, MdEvent, OrderEvent};
+use crate::engine::{Command, EventSink, MdEvent, OrderEvent};
 use crate::journal::{
     self, Durability, Flusher, JournalConfig, JournalReader, JournalWriter, ReadOptions,
     SegmentPreparer,
 };
+use crate::proto::wire::Alpha;
 use crate::risk::RiskCore;
-use crate::session::Sessions;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,18 +39,48 @@ pub fn journal_config(config: &Config, dir: PathBuf) -> JournalConfig {
     }
 }
 
-/// Feeds the events of replayed commands to the session layer (market data is not
-/// re-published: its consumers resynchronise from the live feed).
+/// What replaying the journal hands the session layers (one per gateway thread), in
+/// the core's order: the session-side half of each record ([`crate::session::Sessions::recover_input`],
+/// [`crate::session::Sessions::recover_event`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Replayed<'a> {
+    /// An input record that used up a UserRefNum of `session` (Enter, Replace, Mass
+    /// Cancel, Echo, Control), before the core runs it.
+    Input {
+        /// The account (session id) whose record it is.
+        session: u16,
+        /// The journaled input record.
+        record: &'a [u8],
+    },
+    /// An event the core emitted while replaying (market data is not re-published:
+    /// its consumers resynchronise from the live feed).
+    Event(&'a OrderEvent),
+}
+
+/// Feeds the events of replayed commands to the session layers.
 struct Replay<'a> {
-    sessions: &'a mut Sessions,
+    sessions: &'a mut dyn FnMut(Replayed<'_>),
 }
 
 impl EventSink for Replay<'_> {
     fn order_event(&mut self, event: &OrderEvent) {
-        self.sessions.recover_event(event);
+        (self.sessions)(Replayed::Event(event));
     }
 
     fn market_event(&mut self, _: &MdEvent) {}
+}
+
+/// The session whose UserRefNum an input record uses (what
+/// [`crate::session::Sessions::recover_input`] looks at), if any.
+fn input_session(cmd: &Command) -> Option<u16> {
+    match cmd {
+        Command::Enter(c) => Some(c.session),
+        Command::Replace(c) => Some(c.session),
+        Command::MassCancel(c) => Some(c.session),
+        Command::Echo(c) => Some(c.session),
+        Command::Control(c) => Some(c.session),
+        _ => None,
+    }
 }
 
 /// What recovery hands to the running server.
@@ -63,21 +93,22 @@ pub struct Recovered {
     pub flusher: Flusher,
 }
 
-/// Replays the day's journal (if `journal.enabled`) into `core` (the engine behind
-/// pre-trade risk, so positions, open orders and blocked accounts rebuild too) and
-/// `sessions`,
-/// repairing a torn tail; a corruption before the tail is refused unless
-/// `truncate_at_corruption`. Logs one line with the record count, time and state hash.
+/// Replays the day's journal of session `name` (if `journal.enabled`) into `core`
+/// (the engine behind pre-trade risk, so positions, open orders and blocked accounts
+/// rebuild too) and hands the session layers their half through `sessions` (the
+/// caller then calls [`crate::session::Sessions::finish_recovery`] on each), repairing a torn tail; a
+/// corruption before the tail is refused unless `truncate_at_corruption`. Logs one
+/// line with the record count, time and state hash.
 pub fn recover(
     config: &Config,
     core: &mut RiskCore,
-    sessions: &mut Sessions,
+    name: Alpha<10>,
     truncate_at_corruption: bool,
+    sessions: &mut dyn FnMut(Replayed<'_>),
 ) -> Result<Option<Recovered>, Error> {
     if !config.journal.enabled {
         return Ok(None);
     }
-    let name = sessions.session_name();
     let dir = journal_dir(config, &String::from_utf8_lossy(name.trimmed()));
     let jc = journal_config(config, dir.clone());
     jc.validate()?;
@@ -94,8 +125,13 @@ pub fn recover(
         if bad.is_some() {
             return;
         }
-        match sessions.recover_input(record) {
-            Ok(cmd) => core.process(&cmd, &mut Replay { sessions }),
+        match Command::decode(record) {
+            Ok(cmd) => {
+                if let Some(session) = input_session(&cmd) {
+                    sessions(Replayed::Input { session, record });
+                }
+                core.process(&cmd, &mut Replay { sessions });
+            }
             Err(e) => bad = Some(format!("journal record {seq} is not a command: {e:?}")),
         }
     })?;
@@ -107,7 +143,6 @@ pub fn recover(
         )
         .into());
     }
-    sessions.finish_recovery();
     eprintln!(
         "tickgate: {} in {}; {recovery}; state hash {:#018x}",
         jc.durability_name(),

@@ -4,24 +4,24 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{CORE_GATE_FREE_RECORDS, DRAIN_TIMEOUT};
+use super::CORE_GATE_FREE_RECORDS;
+use super::gateways::{ReplayRoute, Setup, ThreadFinished, ThreadParts};
 use crate::affinity::{BusySpin, Idle, IdleKind, Parker, SpinThenPark, SpinThenYield};
 use crate::config::{Config, ThreadingMode};
 use crate::engine::core::{ControlReplies, Core, CoreStats, OutputFull, SessionOutput};
-use crate::engine::{Engine, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
-use crate::gateway::{Gateway, GatewayOptions};
+use crate::engine::{Engine, Instrument, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
 use crate::journal::JournalWriter;
 use crate::md::{ItchMarketOutput, Publisher, PublisherStats, Symbols};
 use crate::proto::wire::Alpha;
 use crate::ring::shm::Layout;
 use crate::ring::spsc;
 use crate::risk::RiskCore;
-use crate::session::{INPUT_RECORD_BYTES, SessionCounters, Sessions};
+use crate::session::{INPUT_RECORD_BYTES, SessionCounters};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -29,8 +29,10 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// benchmark start).
 #[derive(Debug)]
 pub struct Running {
-    /// Where the gateway listens.
+    /// Where gateway thread 0 listens.
     pub addr: SocketAddr,
+    /// Where each gateway thread listens (`gateway.listen` port + its index).
+    pub addrs: Vec<SocketAddr>,
     /// The SoupBinTCP session name of the day.
     pub session_name: Alpha<10>,
     /// The threading mode and CPUs, for the start-up line and reports.
@@ -41,7 +43,7 @@ pub struct Running {
     fatal: Arc<AtomicBool>,
     /// Stop the market-data publisher (after the core).
     md_stop: Arc<AtomicBool>,
-    gateway: Option<JoinHandle<Result<Finished, String>>>,
+    gateways: Vec<JoinHandle<Result<ThreadFinished, String>>>,
     core: Option<JoinHandle<CoreStats>>,
     housekeeping: Option<JoinHandle<()>>,
     publisher: Option<JoinHandle<PublisherStats>>,
@@ -70,19 +72,35 @@ pub struct StartOptions {
 }
 
 impl Running {
-    /// Whether the server thread has exited on its own (e.g. a fatal error).
+    /// Whether a gateway thread has exited on its own (e.g. a fatal error).
     pub fn finished(&self) -> bool {
-        self.gateway.as_ref().is_none_or(|h| h.is_finished())
+        self.gateways.iter().any(|h| h.is_finished())
     }
 
     /// Stops accepting, sends End of Session, drains, and joins every thread.
     pub fn stop_and_join(mut self) -> Result<Finished, Error> {
         self.stop.store(true, Ordering::Release);
-        let mut finished = match self.gateway.take().map(|h| h.join()) {
-            Some(Ok(Ok(f))) => f,
-            Some(Ok(Err(e))) => return Err(e.into()),
-            _ => return Err("the gateway thread panicked".into()),
+        let mut finished = Finished {
+            sessions: SessionCounters::default(),
+            core: CoreStats::default(),
+            journal_failed: false,
         };
+        let mut failure: Option<Error> = None;
+        for h in self.gateways.drain(..) {
+            match h.join() {
+                Ok(Ok(f)) => {
+                    finished.sessions += f.sessions;
+                    if let Some(core) = f.core {
+                        finished.core = core;
+                    }
+                }
+                Ok(Err(e)) => failure = failure.or(Some(e.into())),
+                Err(_) => failure = failure.or(Some("a gateway thread panicked".into())),
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         self.core_stop.store(true, Ordering::Release);
         if let Some(h) = self.core.take() {
             finished.core = h.join().map_err(|_| "the core thread panicked")?;
@@ -105,10 +123,10 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        self.core_stop.store(true, Ordering::Release);
-        if let Some(h) = self.gateway.take() {
+        for h in self.gateways.drain(..) {
             let _ = h.join();
         }
+        self.core_stop.store(true, Ordering::Release);
         if let Some(h) = self.core.take() {
             let _ = h.join();
         }
@@ -128,7 +146,7 @@ impl Drop for Running {
 /// The response ring's producer, shared by every session's output of one core (all
 /// sessions of a gateway thread go to that thread's ring).
 #[derive(Clone)]
-struct SharedResponses(Rc<RefCell<spsc::Producer>>);
+pub(super) struct SharedResponses(Rc<RefCell<spsc::Producer>>);
 
 impl SessionOutput for SharedResponses {
     #[inline]
@@ -143,14 +161,15 @@ impl SessionOutput for SharedResponses {
     }
 }
 
-type ServeCore = Core<spsc::Consumer, SharedResponses, ItchMarketOutput, RiskCore>;
+pub(super) type ServeCore = Core<spsc::Consumer, SharedResponses, ItchMarketOutput, RiskCore>;
 
-/// The rings between the gateway and the core, and the control channel's ring.
+/// The rings between the gateway threads and the core (a command ring and a response
+/// ring per thread), and the control channel's ring.
 struct Rings {
-    cmd_tx: spsc::Producer,
-    cmd_rx: spsc::Consumer,
-    resp_tx: spsc::Producer,
-    resp_rx: spsc::Consumer,
+    cmd_tx: Vec<spsc::Producer>,
+    cmd_rx: Vec<spsc::Consumer>,
+    resp_tx: Vec<spsc::Producer>,
+    resp_rx: Vec<spsc::Consumer>,
     ctl_tx: spsc::Producer,
     ctl_rx: spsc::Consumer,
 }
@@ -161,15 +180,6 @@ fn rings(config: &Config) -> Result<Rings, Error> {
         slot_bytes: (record + spsc::SLOT_HEADER_BYTES).next_multiple_of(64),
     };
     let g = &config.gateway;
-    let (cmd_tx, cmd_rx) = spsc::channel(layout(g.command_ring_records, INPUT_RECORD_BYTES))
-        .map_err(|e| format!("gateway.command_ring_records: {e:?}"))?;
-    let (resp_tx, resp_rx) = spsc::channel(layout(g.response_ring_records, RECORD_BYTES))
-        .map_err(|e| format!("gateway.response_ring_records: {e:?}"))?;
-    let (ctl_tx, ctl_rx) = spsc::channel(layout(
-        super::control::CONTROL_RING_RECORDS,
-        INPUT_RECORD_BYTES,
-    ))
-    .map_err(|e| format!("control ring: {e:?}"))?;
     if g.response_ring_records < 2 * CORE_GATE_FREE_RECORDS {
         return Err(format!(
             "gateway.response_ring_records must be at least {}",
@@ -177,34 +187,61 @@ fn rings(config: &Config) -> Result<Rings, Error> {
         )
         .into());
     }
-    Ok(Rings {
-        cmd_tx,
-        cmd_rx,
-        resp_tx,
-        resp_rx,
+    let (ctl_tx, ctl_rx) = spsc::channel(layout(
+        super::control::CONTROL_RING_RECORDS,
+        INPUT_RECORD_BYTES,
+    ))
+    .map_err(|e| format!("control ring: {e:?}"))?;
+    let n = config.gateway_threads();
+    let mut r = Rings {
+        cmd_tx: Vec::with_capacity(n),
+        cmd_rx: Vec::with_capacity(n),
+        resp_tx: Vec::with_capacity(n),
+        resp_rx: Vec::with_capacity(n),
         ctl_tx,
         ctl_rx,
-    })
+    };
+    for _ in 0..n {
+        let (tx, rx) = spsc::channel(layout(g.command_ring_records, INPUT_RECORD_BYTES))
+            .map_err(|e| format!("gateway.command_ring_records: {e:?}"))?;
+        r.cmd_tx.push(tx);
+        r.cmd_rx.push(rx);
+        let (tx, rx) = spsc::channel(layout(g.response_ring_records, RECORD_BYTES))
+            .map_err(|e| format!("gateway.response_ring_records: {e:?}"))?;
+        r.resp_tx.push(tx);
+        r.resp_rx.push(rx);
+    }
+    Ok(r)
 }
 
 /// What the core is built from, moved to the thread that runs it.
-struct CoreParts {
+pub(super) struct CoreParts {
     risk: RiskCore,
-    /// The gateway's command ring, then the control channel's.
+    /// The gateway threads' command rings, then the control channel's.
     inputs: Vec<spsc::Consumer>,
-    resp_tx: spsc::Producer,
-    sessions: usize,
+    /// The gateway threads' response rings.
+    responses: Vec<spsc::Producer>,
+    /// Account index → gateway thread (whose response ring gets its events).
+    owners: Vec<usize>,
     drain_limit: usize,
     journal: Option<JournalWriter>,
     market: ItchMarketOutput,
     replies: Arc<ControlReplies>,
 }
 
-/// Assembles the core on the thread that will run it (its outputs are `Rc`s).
-fn build_core(p: CoreParts) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
-    let shared = Rc::new(RefCell::new(p.resp_tx));
-    let outputs = (0..p.sessions)
-        .map(|_| SharedResponses(shared.clone()))
+/// Assembles the core on the thread that will run it (its outputs are `Rc`s): session
+/// `s`'s output writes to the response ring of gateway thread `owners[s]`. Also
+/// returns thread 0's ring, the shared mode's gate.
+pub(super) fn build_core(p: CoreParts) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), Error> {
+    let rings: Vec<_> = p
+        .responses
+        .into_iter()
+        .map(|r| Rc::new(RefCell::new(r)))
+        .collect();
+    let outputs = p
+        .owners
+        .iter()
+        .map(|&thread| SharedResponses(rings[thread].clone()))
         .collect();
     let mut core = Core::new(p.risk, p.inputs, outputs, p.market, p.drain_limit)
         .map_err(|e| e.to_string())?
@@ -212,7 +249,7 @@ fn build_core(p: CoreParts) -> Result<(ServeCore, Rc<RefCell<spsc::Producer>>), 
     if let Some(writer) = p.journal {
         core = core.with_journal(writer);
     }
-    Ok((core, shared))
+    Ok((core, rings[0].clone()))
 }
 
 /// The core's market-data output: ITCH 5.0 messages on a broadcast ring, and (when
@@ -250,7 +287,7 @@ fn market_data(
 }
 
 /// How a hot thread of `serve` idles (the config's [`IdleKind`]).
-enum AnyIdle {
+pub(super) enum AnyIdle {
     Spin(BusySpin),
     Yield(SpinThenYield),
     Park(SpinThenPark<'static>),
@@ -259,7 +296,7 @@ enum AnyIdle {
 static PARKER: Parker = Parker::new();
 
 impl AnyIdle {
-    fn new(kind: IdleKind) -> Self {
+    pub(super) fn new(kind: IdleKind) -> Self {
         match kind {
             IdleKind::Spin => Self::Spin(BusySpin),
             IdleKind::SpinYield => Self::Yield(SpinThenYield::new(10_000)),
@@ -273,7 +310,7 @@ impl AnyIdle {
         }
     }
 
-    fn idle(&mut self, work: usize) {
+    pub(super) fn idle(&mut self, work: usize) {
         match self {
             Self::Spin(i) => i.idle(work, || false),
             Self::Yield(i) => i.idle(work, || false),
@@ -282,20 +319,9 @@ impl AnyIdle {
     }
 }
 
-fn pin(cpu: usize, what: &str) {
+pub(super) fn pin(cpu: usize, what: &str) {
     if let Err(e) = crate::affinity::pin_current_thread(cpu) {
         eprintln!("tickgate: {what} not pinned to CPU {cpu}: {e}");
-    }
-}
-
-fn gateway_options(config: &Config) -> GatewayOptions {
-    let g = &config.gateway;
-    GatewayOptions {
-        bind: g.listen,
-        max_connections: g.max_connections,
-        max_outbound_bytes_per_conn: g.max_outbound_bytes_per_conn,
-        log_connections: g.log_events,
-        ..GatewayOptions::default()
     }
 }
 
@@ -311,69 +337,22 @@ pub fn spawn(config: Config, pin_threads: bool) -> Result<Running, Error> {
     )
 }
 
-/// [`spawn`] with every start-up option.
-pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> {
-    let flags = Flags {
-        stop: Arc::new(AtomicBool::new(false)),
-        core_stop: Arc::new(AtomicBool::new(false)),
-        md_stop: Arc::new(AtomicBool::new(false)),
-        fatal: Arc::new(AtomicBool::new(false)),
-    };
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let t = &config.threads;
-    let threads = match t.mode {
-        ThreadingMode::Shared => format!("shared (gateway + core on CPU {})", t.gateway_cpus[0]),
-        ThreadingMode::Dedicated => format!(
-            "dedicated (gateway on CPU {}, core on CPU {})",
-            t.gateway_cpus[0], t.core_cpu
-        ),
-    };
-    let flags2 = flags.clone();
-    let (helpers_tx, helpers_rx) = mpsc::channel();
-    let gateway = std::thread::Builder::new()
-        .name("tickgate-gw".into())
-        .spawn(move || serve_thread(config, opts, flags2, ready_tx, helpers_tx))?;
-    let (addr, session_name) = match ready_rx.recv() {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            let _ = gateway.join();
-            return Err(e.into());
-        }
-        Err(_) => return Err("the server thread exited during start-up".into()),
-    };
-    let helpers: Helpers = helpers_rx.recv().unwrap_or_default();
-    Ok(Running {
-        addr,
-        session_name,
-        threads,
-        stop: flags.stop,
-        core_stop: flags.core_stop,
-        md_stop: flags.md_stop,
-        fatal: flags.fatal,
-        gateway: Some(gateway),
-        core: helpers.core,
-        housekeeping: helpers.housekeeping,
-        publisher: helpers.publisher,
-        control: helpers.control,
-    })
-}
-
-type Ready = Result<(SocketAddr, Alpha<10>), String>;
-
 /// The stop flags shared by the threads.
 #[derive(Clone)]
-struct Flags {
-    /// Stop the gateway (End of Session, drain).
-    stop: Arc<AtomicBool>,
-    /// Stop the core and housekeeping (after the gateway).
-    core_stop: Arc<AtomicBool>,
+pub(super) struct Flags {
+    /// Stop the gateway threads (End of Session, drain).
+    pub stop: Arc<AtomicBool>,
+    /// Stop the core and housekeeping (after the gateway threads).
+    pub core_stop: Arc<AtomicBool>,
     /// Stop the market-data publisher (after the core).
-    md_stop: Arc<AtomicBool>,
-    /// The journal failed: stop the gateway too.
-    fatal: Arc<AtomicBool>,
+    pub md_stop: Arc<AtomicBool>,
+    /// The journal failed: stop the gateway threads too.
+    pub fatal: Arc<AtomicBool>,
+    /// Gateway threads still in their duty cycle.
+    pub gateways_running: Arc<AtomicUsize>,
 }
 
-/// The threads the serve thread starts besides itself.
+/// The threads the start-up starts besides the gateway threads.
 #[derive(Default)]
 struct Helpers {
     core: Option<JoinHandle<CoreStats>>,
@@ -382,197 +361,340 @@ struct Helpers {
     control: Option<JoinHandle<()>>,
 }
 
-fn serve_thread(
-    config: Config,
-    opts: StartOptions,
-    flags: Flags,
-    ready: mpsc::Sender<Ready>,
-    helpers_tx: mpsc::Sender<Helpers>,
-) -> Result<Finished, String> {
-    let setup = || -> Result<_, Error> {
-        let mut risk = RiskCore::from_config(&config)?;
-        let r = rings(&config)?;
-        let gw = gateway_options(&config);
-        let mut sessions = Sessions::new(
-            &config,
-            risk.engine(),
-            gw.max_connections,
-            r.cmd_tx,
-            r.resp_rx,
-        )
-        .map_err(|e| e.0)?;
-        let journal = super::recover::recover(
-            &config,
-            &mut risk,
-            &mut sessions,
-            opts.truncate_journal_at_corruption,
-        )?;
-        super::algos::attach(&config, &mut sessions)?;
-        let control = match config.admin_socket() {
-            Some(path) => Some(super::control::ControlChannel {
-                listener: super::control::bind(&path)?,
-                path,
-                commands: r.ctl_tx,
-                replies: Arc::new(ControlReplies::default()),
-                accounts: config.accounts.iter().map(|a| a.username.clone()).collect(),
-            }),
-            None => None,
-        };
-        let gateway = Gateway::new(gw, sessions)?;
-        Ok((
-            risk,
-            vec![r.cmd_rx, r.ctl_rx],
-            r.resp_tx,
-            gateway,
-            journal,
-            control,
-        ))
+/// The threading mode and CPUs, for the start-up line and reports.
+fn describe_threads(config: &Config) -> String {
+    let t = &config.threads;
+    let cpus = |c: &[usize]| {
+        c.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let (risk, inputs, resp_tx, mut gateway, journal, control) = match setup() {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            let _ = helpers_tx.send(Helpers::default());
-            return Err(e.to_string());
+    match (t.mode, t.gateway_cpus.as_slice()) {
+        (ThreadingMode::Shared, [] | [_]) => {
+            let cpu = t.gateway_cpus.first().copied().unwrap_or_default();
+            format!("shared (gateway + core on CPU {cpu})")
+        }
+        (ThreadingMode::Shared, [first, rest @ ..]) => format!(
+            "shared (gateway 0 + core on CPU {first}, gateways 1.. on CPUs {})",
+            cpus(rest)
+        ),
+        (ThreadingMode::Dedicated, [cpu]) => {
+            format!(
+                "dedicated (gateway on CPU {cpu}, core on CPU {})",
+                t.core_cpu
+            )
+        }
+        (ThreadingMode::Dedicated, all) => format!(
+            "dedicated (gateways on CPUs {}, core on CPU {})",
+            cpus(all),
+            t.core_cpu
+        ),
+    }
+}
+
+/// The gateway threads being started, with the channels that set them up.
+struct Starting {
+    handles: Vec<JoinHandle<Result<ThreadFinished, String>>>,
+    setup: Vec<mpsc::SyncSender<Setup>>,
+    ready: mpsc::Receiver<(usize, Result<SocketAddr, String>)>,
+}
+
+impl Starting {
+    /// Abandons start-up: the threads see their setup channel close and exit.
+    fn abort(self, why: Error) -> Error {
+        drop(self.setup);
+        for h in self.handles {
+            let _ = h.join();
+        }
+        why
+    }
+
+    /// Waits until every thread listens; the first failure wins.
+    fn addresses(&self) -> Result<Vec<SocketAddr>, Error> {
+        let mut addrs = vec![None; self.handles.len()];
+        for _ in 0..addrs.len() {
+            match self.ready.recv() {
+                Ok((i, Ok(addr))) => addrs[i] = Some(addr),
+                Ok((i, Err(e))) => return Err(format!("gateway thread {i}: {e}").into()),
+                Err(_) => return Err("a gateway thread exited during start-up".into()),
+            }
+        }
+        Ok(addrs.into_iter().flatten().collect())
+    }
+}
+
+/// Starts one gateway thread per `threads.gateway_cpus` entry; they build their
+/// session layers and wait for the journal's replay.
+fn start_gateways(
+    config: &Arc<Config>,
+    risk: &RiskCore,
+    rings: &mut Rings,
+    session_name: Alpha<10>,
+    opts: StartOptions,
+    flags: &Flags,
+) -> Result<Starting, Error> {
+    let instruments: Arc<[Instrument]> = risk.engine().instruments().into();
+    let (ready_tx, ready) = mpsc::channel();
+    let mut starting = Starting {
+        handles: Vec::new(),
+        setup: Vec::new(),
+        ready,
+    };
+    let rings = rings.cmd_tx.drain(..).zip(rings.resp_rx.drain(..));
+    for (index, (commands, responses)) in rings.enumerate() {
+        let (setup_tx, setup_rx) = super::gateways::setup_channel();
+        let parts = ThreadParts {
+            index,
+            config: config.clone(),
+            instruments: instruments.clone(),
+            session_name,
+            commands,
+            responses,
+            pin_threads: opts.pin_threads,
+            flags: flags.clone(),
+        };
+        let ready = ready_tx.clone();
+        let name = match index {
+            0 => "tickgate-gw".to_string(),
+            i => format!("tickgate-gw{i}"),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || super::gateways::run(parts, setup_rx, ready));
+        match spawned {
+            Ok(h) => {
+                starting.handles.push(h);
+                starting.setup.push(setup_tx);
+            }
+            Err(e) => return Err(starting.abort(e.into())),
+        }
+    }
+    Ok(starting)
+}
+
+/// [`spawn`] with every start-up option.
+pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> {
+    config.validate_gateway_threads()?;
+    let config = Arc::new(config);
+    let flags = Flags {
+        stop: Arc::new(AtomicBool::new(false)),
+        core_stop: Arc::new(AtomicBool::new(false)),
+        md_stop: Arc::new(AtomicBool::new(false)),
+        fatal: Arc::new(AtomicBool::new(false)),
+        gateways_running: Arc::new(AtomicUsize::new(config.gateway_threads())),
+    };
+    let mut risk = RiskCore::from_config(&config)?;
+    let mut rings = rings(&config)?;
+    let session_name = crate::session::session_name();
+    let starting = start_gateways(&config, &risk, &mut rings, session_name, opts, &flags)?;
+    let owners = owners(&config);
+    let mut route = ReplayRoute::new(&owners, &starting.setup);
+    let truncate = opts.truncate_journal_at_corruption;
+    let recovered = super::recover::recover(&config, &mut risk, session_name, truncate, &mut |r| {
+        route.route(r)
+    });
+    // Without `Recovered` a thread takes the closing of its channel as the end.
+    let replayed = match &recovered {
+        Ok(_) => route.finish(),
+        Err(_) => {
+            drop(route);
+            false
         }
     };
-    let t = config.threads.clone();
+    let journal = match recovered {
+        Ok(journal) if replayed => journal,
+        Ok(_) => {
+            // A thread stopped taking its replay: it says why.
+            let why = starting
+                .addresses()
+                .err()
+                .unwrap_or_else(|| "a gateway thread failed during recovery".into());
+            return Err(starting.abort(why));
+        }
+        Err(e) => return Err(starting.abort(e)),
+    };
+    let addrs = match starting.addresses() {
+        Ok(addrs) => addrs,
+        Err(e) => return Err(starting.abort(e)),
+    };
     let mut helpers = Helpers::default();
+    let started = start_helpers(
+        &config,
+        risk,
+        rings,
+        journal,
+        session_name,
+        opts,
+        &flags,
+        &mut helpers,
+    );
+    let parts = match started {
+        Ok(parts) => parts,
+        Err(e) => {
+            flags.core_stop.store(true, Ordering::Release);
+            flags.md_stop.store(true, Ordering::Release);
+            let e = starting.abort(e);
+            helpers.join();
+            return Err(e);
+        }
+    };
+    let mut inline = None;
+    match config.threads.mode {
+        ThreadingMode::Shared => inline = Some(Box::new(parts)),
+        ThreadingMode::Dedicated => {
+            let (cpu, kind) = (config.threads.core_cpu, config.threads.idle);
+            let core_flags = flags.clone();
+            let pin_core = opts.pin_threads;
+            let spawned = std::thread::Builder::new()
+                .name("tickgate-core".into())
+                .spawn(move || core_thread(parts, pin_core.then_some(cpu), kind, &core_flags));
+            match spawned {
+                Ok(h) => helpers.core = Some(h),
+                Err(e) => {
+                    flags.core_stop.store(true, Ordering::Release);
+                    flags.md_stop.store(true, Ordering::Release);
+                    let e = starting.abort(e.into());
+                    helpers.join();
+                    return Err(e);
+                }
+            }
+        }
+    }
+    for setup in &starting.setup {
+        // A thread that is gone reports why when joined.
+        let _ = setup.send(Setup::Go(inline.take()));
+    }
+    Ok(Running {
+        addr: addrs[0],
+        addrs,
+        session_name,
+        threads: describe_threads(&config),
+        stop: flags.stop,
+        core_stop: flags.core_stop,
+        md_stop: flags.md_stop,
+        fatal: flags.fatal,
+        gateways: starting.handles,
+        core: helpers.core,
+        housekeeping: helpers.housekeeping,
+        publisher: helpers.publisher,
+        control: helpers.control,
+    })
+}
+
+impl Helpers {
+    /// Joins what was started (after its stop flags were raised).
+    fn join(self) {
+        for h in [self.housekeeping, self.control].into_iter().flatten() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.publisher {
+            let _ = h.join();
+        }
+        if let Some(h) = self.core {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Starts the journal's housekeeping, the control channel and the market-data
+/// publisher (into `helpers`), and returns what the core is built from.
+#[allow(clippy::too_many_arguments)]
+fn start_helpers(
+    config: &Config,
+    risk: RiskCore,
+    mut rings: Rings,
+    journal: Option<super::recover::Recovered>,
+    session_name: Alpha<10>,
+    opts: StartOptions,
+    flags: &Flags,
+    helpers: &mut Helpers,
+) -> Result<CoreParts, Error> {
+    let t = &config.threads;
+    let hk_cpu = t
+        .housekeeping_cpus
+        .first()
+        .copied()
+        .filter(|_| opts.pin_threads);
     let writer = match journal {
         Some(j) => {
-            let cpu = t
-                .housekeeping_cpus
-                .first()
-                .copied()
-                .filter(|_| opts.pin_threads);
             let hk = super::recover::spawn_housekeeping(
                 j.preparer,
                 j.flusher,
                 config.journal.durability,
-                cpu,
+                hk_cpu,
                 flags.core_stop.clone(),
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             helpers.housekeeping = Some(hk);
             Some(j.writer)
         }
         None => None,
     };
-    let replies = match control {
-        Some(ch) => {
-            let replies = ch.replies.clone();
-            let cpu = t
-                .housekeeping_cpus
-                .first()
-                .copied()
-                .filter(|_| opts.pin_threads);
-            let stop = flags.core_stop.clone();
-            helpers.control =
-                Some(super::control::spawn(ch, cpu, stop).map_err(|e| e.to_string())?);
-            replies
-        }
-        None => Arc::new(ControlReplies::default()),
-    };
-    let name = gateway.handler().session_name();
-    let md = market_data(
-        &config,
+    let replies = Arc::new(ControlReplies::default());
+    if let Some(path) = config.admin_socket() {
+        let ch = super::control::ControlChannel {
+            listener: super::control::bind(&path)?,
+            path,
+            commands: rings.ctl_tx,
+            replies: replies.clone(),
+            accounts: config.accounts.iter().map(|a| a.username.clone()).collect(),
+        };
+        let stop = flags.core_stop.clone();
+        helpers.control = Some(super::control::spawn(ch, hk_cpu, stop)?);
+    }
+    let (market, publisher) = market_data(
+        config,
         risk.engine(),
-        name,
+        session_name,
         opts.pin_threads,
         flags.md_stop.clone(),
-    );
-    let market = match md {
-        Ok((market, publisher)) => {
-            helpers.publisher = publisher;
-            market
-        }
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            flags.core_stop.store(true, Ordering::Release);
-            let _ = helpers_tx.send(helpers);
-            return Err(e.to_string());
-        }
-    };
-    let parts = CoreParts {
+    )?;
+    helpers.publisher = publisher;
+    let mut inputs = std::mem::take(&mut rings.cmd_rx);
+    inputs.push(rings.ctl_rx);
+    Ok(CoreParts {
         risk,
         inputs,
-        resp_tx,
-        sessions: config.accounts.len(),
+        responses: rings.resp_tx,
+        owners: owners(config),
         drain_limit: config.engine.drain_limit as usize,
         journal: writer,
         market,
         replies,
-    };
-    if opts.pin_threads {
-        pin(t.gateway_cpus[0], "gateway thread");
+    })
+}
+
+/// Account index → the gateway thread that serves it.
+fn owners(config: &Config) -> Vec<usize> {
+    (0..config.accounts.len())
+        .map(|i| config.account_gateway(i))
+        .collect()
+}
+
+/// The dedicated core thread: rounds until `core_stop`.
+fn core_thread(parts: CoreParts, cpu: Option<usize>, idle: IdleKind, flags: &Flags) -> CoreStats {
+    if let Some(cpu) = cpu {
+        pin(cpu, "core thread");
     }
-    let mut idle = AnyIdle::new(t.idle);
-    let board = tick_to_trade_board(&config);
-    let _ = ready.send(Ok((gateway.local_addr(), name)));
-    let mut finished = Finished {
-        sessions: SessionCounters::default(),
-        core: CoreStats::default(),
-        journal_failed: false,
+    let Ok((mut core, _)) = build_core(parts) else {
+        return CoreStats::default();
     };
-    match t.mode {
-        ThreadingMode::Shared => {
-            let _ = helpers_tx.send(helpers);
-            let (core, gate) = build_core(parts).map_err(|e| e.to_string())?;
-            let core = Rc::new(RefCell::new(core));
-            if let Some(board) = board {
-                let market = core.clone();
-                let publish_tsc =
-                    move |md_seq| market.try_borrow().ok()?.market().publish_tsc(md_seq);
-                let hook = crate::ipc::latency::order_hook(board, publish_tsc);
-                gateway.handler_mut().set_algo_order_hook(hook);
-            }
-            let inline = core.clone();
-            let fatal = flags.fatal.clone();
-            gateway.handler_mut().set_inline_agent(Box::new(move || {
-                run_core(&mut inline.borrow_mut(), &gate, &fatal)
-            }));
-            gateway_loop(&mut gateway, &mut || 0, &flags, &mut idle);
-            finished.core = core.borrow().stats();
-        }
-        ThreadingMode::Dedicated => {
-            let (core_cpu, kind, pin_threads) = (t.core_cpu, t.idle, opts.pin_threads);
-            let core_flags = flags.clone();
-            let core_thread = std::thread::Builder::new()
-                .name("tickgate-core".into())
-                .spawn(move || {
-                    if pin_threads {
-                        pin(core_cpu, "core thread");
-                    }
-                    let built = build_core(parts);
-                    let Ok((mut core, _)) = built else {
-                        return CoreStats::default();
-                    };
-                    let mut idle = AnyIdle::new(kind);
-                    while !core_flags.core_stop.load(Ordering::Acquire) {
-                        // Held or spilled events wait for the flusher or the gateway,
-                        // not for input: never sleep on them.
-                        let w = core.do_work() + usize::from(core.has_pending());
-                        check_journal(&core, &core_flags.fatal);
-                        idle.idle(w);
-                    }
-                    core.stats()
-                })
-                .map_err(|e| e.to_string())?;
-            helpers.core = Some(core_thread);
-            let _ = helpers_tx.send(helpers);
-            let mut no_core = || 0;
-            gateway_loop(&mut gateway, &mut no_core, &flags, &mut idle);
-        }
+    let mut idle = AnyIdle::new(idle);
+    while !flags.core_stop.load(Ordering::Acquire) {
+        // Held or spilled events wait for the flusher or the gateway, not for input:
+        // never sleep on them.
+        let w = core.do_work() + usize::from(core.has_pending());
+        check_journal(&core, &flags.fatal);
+        idle.idle(w);
     }
-    finished.sessions = gateway.handler().counters();
-    Ok(finished)
+    core.stats()
 }
 
 /// With `[ipc]` in shared threading: the latency board (`tickgate latency`), fed by
 /// the session layer's algo-order hook, which looks the trigger tick's publish TSC up
 /// in the core's market output (same thread). Not in dedicated mode yet: the publish
 /// TSCs live on the core's thread.
-fn tick_to_trade_board(config: &Config) -> Option<crate::ipc::latency::LatencyBoard> {
+pub(super) fn tick_to_trade_board(config: &Config) -> Option<crate::ipc::latency::LatencyBoard> {
     if !config.ipc.enabled || config.threads.mode != ThreadingMode::Shared {
         return None;
     }
@@ -582,7 +704,7 @@ fn tick_to_trade_board(config: &Config) -> Option<crate::ipc::latency::LatencyBo
 }
 
 /// Raises `fatal` (once, with one log line) when the journal has stopped the core.
-fn check_journal(core: &ServeCore, fatal: &AtomicBool) {
+pub(super) fn check_journal(core: &ServeCore, fatal: &AtomicBool) {
     if let Some(why) = core.journal_failure()
         && !fatal.swap(true, Ordering::AcqRel)
     {
@@ -591,7 +713,11 @@ fn check_journal(core: &ServeCore, fatal: &AtomicBool) {
 }
 
 /// Runs core rounds while the response ring has room for one more round's events.
-fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>, fatal: &AtomicBool) -> usize {
+pub(super) fn run_core(
+    core: &mut ServeCore,
+    gate: &RefCell<spsc::Producer>,
+    fatal: &AtomicBool,
+) -> usize {
     check_journal(core, fatal);
     let mut work = 0;
     for _ in 0..64 {
@@ -607,34 +733,4 @@ fn run_core(core: &mut ServeCore, gate: &RefCell<spsc::Producer>, fatal: &Atomic
         }
     }
     work
-}
-
-/// The gateway's duty cycle (plus `other`, the core in shared mode) until `stop`,
-/// then End of Session, drain and shutdown.
-fn gateway_loop(
-    gateway: &mut Gateway<Sessions>,
-    other: &mut dyn FnMut() -> usize,
-    flags: &Flags,
-    idle: &mut AnyIdle,
-) {
-    let mut deadline: Option<Instant> = None;
-    loop {
-        let work = gateway.do_work() + other();
-        if flags.fatal.load(Ordering::Relaxed) {
-            // Not End of Session: the day goes on after a restart; clients reconnect.
-            break;
-        }
-        if deadline.is_none() && flags.stop.load(Ordering::Acquire) {
-            gateway.handler_mut().end_session();
-            deadline = Some(Instant::now() + DRAIN_TIMEOUT);
-        }
-        if let Some(d) = deadline {
-            let drained = gateway.handler().ended() && gateway.open_connections() == 0;
-            if drained || Instant::now() > d {
-                break;
-            }
-        }
-        idle.idle(work);
-    }
-    gateway.shutdown();
 }

@@ -44,7 +44,7 @@ pub use shm::{CLAIM_POLL_NS, LIVENESS_POLL_NS};
 pub use store::ReplayStore;
 
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Instrument};
 use crate::gateway::ConnId;
 use crate::proto::ouch::Symbol;
 use crate::proto::soupbin::{Direction, Reassembler};
@@ -107,6 +107,36 @@ pub struct SessionCounters {
     pub algo_liveness_ends: u64,
     /// Algo order-ring records shorter than their header (the session was ended).
     pub algo_bad_records: u64,
+}
+
+impl std::ops::AddAssign for SessionCounters {
+    /// Sums the counters of several session layers (one per gateway thread).
+    fn add_assign(&mut self, o: Self) {
+        self.logins_accepted += o.logins_accepted;
+        self.logins_not_authorized += o.logins_not_authorized;
+        self.logins_session_unavailable += o.logins_session_unavailable;
+        self.frame_errors += o.frame_errors;
+        self.protocol_violations += o.protocol_violations;
+        self.ouch_decode_errors += o.ouch_decode_errors;
+        self.session_rejects += o.session_rejects;
+        self.resends_ignored += o.resends_ignored;
+        self.unknown_orders += o.unknown_orders;
+        self.heartbeat_timeouts += o.heartbeat_timeouts;
+        self.heartbeats_sent += o.heartbeats_sent;
+        self.cancel_on_disconnect += o.cancel_on_disconnect;
+        self.command_ring_full += o.command_ring_full;
+        self.store_full += o.store_full;
+        self.ignored_events += o.ignored_events;
+        self.unjournaled_answers += o.unjournaled_answers;
+        self.slow_consumers += o.slow_consumers;
+        self.throttled += o.throttled;
+        self.throttled_dropped += o.throttled_dropped;
+        self.throttle_logouts += o.throttle_logouts;
+        self.busy_rejects += o.busy_rejects;
+        self.algo_slow_consumers += o.algo_slow_consumers;
+        self.algo_liveness_ends += o.algo_liveness_ends;
+        self.algo_bad_records += o.algo_bad_records;
+    }
 }
 
 /// Timer settings, in nanoseconds.
@@ -219,6 +249,39 @@ impl Sessions {
         commands: spsc::Producer,
         responses: spsc::Consumer,
     ) -> Result<Self, BadAccount> {
+        let rings = (commands, responses);
+        Self::serving(config, engine.instruments(), max_connections, rings, |_| {
+            true
+        })
+    }
+
+    /// The session layer of gateway thread `gateway` (`serve` with several gateway
+    /// threads): it serves only the accounts [`Config::account_gateway`] gives it.
+    /// Session ids stay the accounts' config positions; every other account is a
+    /// [`foreign`] placeholder (no login, no Start/End of Day, no reserved memory) and
+    /// its events never reach this layer (the core routes them to their own thread).
+    /// `instruments` are the engine's ([`Engine::instruments`]), which resolve symbols.
+    pub fn for_gateway(
+        config: &Config,
+        instruments: &[Instrument],
+        max_connections: usize,
+        commands: spsc::Producer,
+        responses: spsc::Consumer,
+        gateway: usize,
+    ) -> Result<Self, BadAccount> {
+        let rings = (commands, responses);
+        Self::serving(config, instruments, max_connections, rings, |i| {
+            config.account_gateway(i) == gateway
+        })
+    }
+
+    fn serving(
+        config: &Config,
+        instruments: &[Instrument],
+        max_connections: usize,
+        (commands, responses): (spsc::Producer, spsc::Consumer),
+        serves: impl Fn(usize) -> bool,
+    ) -> Result<Self, BadAccount> {
         let g = &config.gateway;
         if config.accounts.len() > usize::from(config.engine.max_sessions) {
             return Err(BadAccount(format!(
@@ -229,9 +292,17 @@ impl Sessions {
         }
         let mut accounts = Vec::with_capacity(config.accounts.len());
         let mut by_username = HashMap::with_capacity(config.accounts.len());
+        let mut names = std::collections::HashSet::with_capacity(config.accounts.len());
         for (i, a) in config.accounts.iter().enumerate() {
-            let acc = Account::new(a, g.replay_bytes_per_session, g.max_open_orders_per_session)?;
-            if by_username.insert(acc.username.0, i as u16).is_some() {
+            let acc = if serves(i) {
+                let acc =
+                    Account::new(a, g.replay_bytes_per_session, g.max_open_orders_per_session)?;
+                by_username.insert(acc.username.0, i as u16);
+                acc
+            } else {
+                foreign(a)?
+            };
+            if !names.insert(acc.username.0) {
                 return Err(BadAccount(format!(
                     "account {:?} appears twice",
                     a.username
@@ -239,11 +310,7 @@ impl Sessions {
             }
             accounts.push(acc);
         }
-        let symbols: Vec<Symbol> = engine
-            .instruments()
-            .iter()
-            .map(|i| Alpha(i.symbol))
-            .collect();
+        let symbols: Vec<Symbol> = instruments.iter().map(|i| Alpha(i.symbol)).collect();
         let by_symbol = symbols
             .iter()
             .enumerate()
@@ -299,6 +366,13 @@ impl Sessions {
         self.session_name
     }
 
+    /// Names the day `name` instead of today's [`session_name`] (before any login):
+    /// every gateway thread of one server uses the name its journal was opened under.
+    pub fn with_session_name(mut self, name: Alpha<10>) -> Self {
+        self.session_name = name;
+        self
+    }
+
     /// Asks for End of Session: from the next `poll`, every logged-in client gets `Z`
     /// and is closed once it has been sent; new connections and logins are refused.
     pub fn end_session(&mut self) {
@@ -344,8 +418,23 @@ impl Sessions {
     }
 }
 
+/// An account another gateway thread serves, as the session layer of this one holds
+/// it: not in `by_username` (a login gets `J`/`A`, an algo claim is refused), its
+/// stream `ended` and holding one placeholder packet so that Start and End of Day
+/// (`day.rs`, "every empty, not ended stream") pass it by, and no memory reserved.
+fn foreign(cfg: &crate::config::AccountConfig) -> Result<Account, BadAccount> {
+    /// A framed empty Sequenced Data packet: never sent (nobody logs in here).
+    const PLACEHOLDER: [u8; 3] = [0, 1, b'S'];
+    let mut acc = Account::new(cfg, PLACEHOLDER.len(), 0)?;
+    acc.ended = true;
+    acc.store
+        .append(&PLACEHOLDER)
+        .map_err(|_| BadAccount(format!("account {:?}: placeholder store", cfg.username)))?;
+    Ok(acc)
+}
+
 /// The day's session name: `TG` and the UTC date (`TG20261122`).
-fn session_name() -> Alpha<10> {
+pub fn session_name() -> Alpha<10> {
     let days = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() / 86_400)
