@@ -364,32 +364,27 @@ struct Helpers {
 /// The threading mode and CPUs, for the start-up line and reports.
 fn describe_threads(config: &Config) -> String {
     let t = &config.threads;
-    let cpus = |c: &[usize]| {
-        c.iter()
-            .map(|c| c.to_string())
+    let gateways = |from: usize| {
+        let each = t.gateway_cpus.iter().enumerate().skip(from);
+        each.map(|(i, cpu)| format!("gateway {i} on CPU {cpu}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match (t.mode, t.gateway_cpus.as_slice()) {
-        (ThreadingMode::Shared, [] | [_]) => {
-            let cpu = t.gateway_cpus.first().copied().unwrap_or_default();
-            format!("shared (gateway + core on CPU {cpu})")
+    let first = t.gateway_cpus.first().copied().unwrap_or_default();
+    match (t.mode, t.gateway_cpus.len()) {
+        (ThreadingMode::Shared, 0 | 1) => format!("shared (gateway + core on CPU {first})"),
+        (ThreadingMode::Shared, _) => {
+            format!("shared (gateway 0 + core on CPU {first}, {})", gateways(1))
         }
-        (ThreadingMode::Shared, [first, rest @ ..]) => format!(
-            "shared (gateway 0 + core on CPU {first}, gateways 1.. on CPUs {})",
-            cpus(rest)
-        ),
-        (ThreadingMode::Dedicated, [cpu]) => {
+        (ThreadingMode::Dedicated, 0 | 1) => {
             format!(
-                "dedicated (gateway on CPU {cpu}, core on CPU {})",
+                "dedicated (gateway on CPU {first}, core on CPU {})",
                 t.core_cpu
             )
         }
-        (ThreadingMode::Dedicated, all) => format!(
-            "dedicated (gateways on CPUs {}, core on CPU {})",
-            cpus(all),
-            t.core_cpu
-        ),
+        (ThreadingMode::Dedicated, _) => {
+            format!("dedicated ({}, core on CPU {})", gateways(0), t.core_cpu)
+        }
     }
 }
 

@@ -258,8 +258,8 @@ impl Sessions {
     /// The session layer of gateway thread `gateway` (`serve` with several gateway
     /// threads): it serves only the accounts [`Config::account_gateway`] gives it.
     /// Session ids stay the accounts' config positions; every other account is a
-    /// [`foreign`] placeholder (no login, no Start/End of Day, no reserved memory) and
-    /// its events never reach this layer (the core routes them to their own thread).
+    /// closed placeholder (no login, no Start/End of Day, no replay store) and its
+    /// events never reach this layer (the core routes them to their own thread).
     /// `instruments` are the engine's ([`Engine::instruments`]), which resolve symbols.
     pub fn for_gateway(
         config: &Config,
@@ -421,7 +421,7 @@ impl Sessions {
 /// An account another gateway thread serves, as the session layer of this one holds
 /// it: not in `by_username` (a login gets `J`/`A`, an algo claim is refused), its
 /// stream `ended` and holding one placeholder packet so that Start and End of Day
-/// (`day.rs`, "every empty, not ended stream") pass it by, and no memory reserved.
+/// (`day.rs`, "every empty, not ended stream") pass it by, and no replay store.
 fn foreign(cfg: &crate::config::AccountConfig) -> Result<Account, BadAccount> {
     /// A framed empty Sequenced Data packet: never sent (nobody logs in here).
     const PLACEHOLDER: [u8; 3] = [0, 1, b'S'];
