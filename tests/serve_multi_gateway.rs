@@ -333,3 +333,22 @@ fn gateway_thread_settings_are_validated() {
     let err = tickgate::server::spawn(c, false).unwrap_err().to_string();
     assert!(err.contains("65535"), "{err}");
 }
+
+#[test]
+fn a_gateway_threads_session_layer_knows_where_other_accounts_are_served() {
+    let c = two_threads(ThreadingMode::Dedicated);
+    let engine = tickgate::engine::Engine::from_config(&c).unwrap();
+    let layout = tickgate::ring::shm::Layout {
+        capacity: 64,
+        slot_bytes: 128,
+    };
+    let (tx, _) = tickgate::ring::spsc::channel(layout).unwrap();
+    let (_, rx) = tickgate::ring::spsc::channel(layout).unwrap();
+    let s =
+        tickgate::session::Sessions::for_gateway(&c, engine.instruments(), 8, tx, rx, 1).unwrap();
+    let name = |n: &str| tickgate::proto::wire::Alpha::<6>::padded(n).0;
+    let (thread, addr) = s.served_elsewhere(&name("DEMO1")).expect("thread 0's");
+    assert_eq!((thread, addr), (0, c.gateway_listen(0)));
+    assert_eq!(s.served_elsewhere(&name("DEMO2")), None, "served here");
+    assert_eq!(s.accounts().len(), 2, "session ids stay config positions");
+}

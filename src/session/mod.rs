@@ -175,6 +175,8 @@ const BAD_OUCH_LOG_LIMIT: u32 = 8;
 pub struct Sessions {
     accounts: Vec<Account>,
     by_username: HashMap<[u8; 6], u16>,
+    /// Accounts another gateway thread serves: that thread and its listen address.
+    elsewhere: HashMap<[u8; 6], (usize, std::net::SocketAddr)>,
     symbols: Vec<Symbol>,
     by_symbol: HashMap<[u8; 8], u16>,
     conns: Vec<Option<Conn>>,
@@ -293,6 +295,7 @@ impl Sessions {
         let mut accounts = Vec::with_capacity(config.accounts.len());
         let mut by_username = HashMap::with_capacity(config.accounts.len());
         let mut names = std::collections::HashSet::with_capacity(config.accounts.len());
+        let mut elsewhere = HashMap::new();
         for (i, a) in config.accounts.iter().enumerate() {
             let acc = if serves(i) {
                 let acc =
@@ -300,7 +303,10 @@ impl Sessions {
                 by_username.insert(acc.username.0, i as u16);
                 acc
             } else {
-                foreign(a)?
+                let thread = config.account_gateway(i);
+                let acc = foreign(a)?;
+                elsewhere.insert(acc.username.0, (thread, config.gateway_listen(thread)));
+                acc
             };
             if !names.insert(acc.username.0) {
                 return Err(BadAccount(format!(
@@ -319,6 +325,7 @@ impl Sessions {
         Ok(Self {
             accounts,
             by_username,
+            elsewhere,
             symbols,
             by_symbol,
             conns: (0..max_connections).map(|_| None).collect(),
@@ -364,6 +371,13 @@ impl Sessions {
     /// The SoupBinTCP session name given in Login Accepted.
     pub fn session_name(&self) -> Alpha<10> {
         self.session_name
+    }
+
+    /// The gateway thread (and its configured listen address) that serves `username`
+    /// when another thread than this one does: a login here is refused `J`/`A`, and
+    /// its log line can name the right port.
+    pub fn served_elsewhere(&self, username: &[u8; 6]) -> Option<(usize, std::net::SocketAddr)> {
+        self.elsewhere.get(username).copied()
     }
 
     /// Names the day `name` instead of today's [`session_name`] (before any login):
