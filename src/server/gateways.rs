@@ -86,7 +86,7 @@ pub(super) struct ReplayRoute<'a> {
     setup: &'a [mpsc::SyncSender<Setup>],
     batches: Vec<Vec<Item>>,
     /// A thread stopped taking its replay (it failed; it says why when joined).
-    pub failed: bool,
+    failed: bool,
 }
 
 impl<'a> ReplayRoute<'a> {
