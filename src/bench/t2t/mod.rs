@@ -77,6 +77,10 @@ pub struct T2tArgs {
     /// tick (TCP) traffic in the server's loop (`ack_rtt_quiet`).
     #[arg(long, default_value_t = 500)]
     pub quiet: u64,
+    /// shm: unrecorded closed-loop algo order → ack round trips per round before the
+    /// first tick (the fresh server's first orders are cold: page faults, caches).
+    #[arg(long, default_value_t = 10_000)]
+    pub algo_warmup: u64,
     /// Pause after each round, ms (nothing spins).
     #[arg(long, default_value_t = 1000)]
     pub pause_ms: u64,
@@ -317,6 +321,7 @@ fn effective(args: &T2tArgs) -> T2tArgs {
         a.floor_iters = a.floor_iters.min(2_000);
         a.max_round_ms = 0;
         a.quiet = a.quiet.min(50);
+        a.algo_warmup = a.algo_warmup.min(100);
         a.pause_ms = 0;
     }
     a
@@ -383,6 +388,12 @@ fn server_config(args: &T2tArgs, journal: Option<&Path>) -> Config {
             cancel_on_disconnect: true,
         })
         .collect();
+    // The pre-trade checks run on every order as in production; the message throttles
+    // (10,000 orders/s by default) would log the algo out during its warm-up (a few
+    // hundred thousand orders/s, closed loop), so they are off, as in `bench rtt`.
+    let r = &mut c.risk.defaults;
+    (r.order_rate_per_s, r.cancel_rate_per_s) = (0, 0);
+    (r.max_open_orders, r.max_position) = (0, 0);
     c
 }
 

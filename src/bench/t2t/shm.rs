@@ -27,14 +27,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Error, RoundOutput, T2tArgs, TickStamps, fifo_priority, pin, server_config, set_fifo};
-use crate::client::{Client, LoginParams};
 use crate::clock::{Clock, rdtsc};
 use crate::ipc::algo::{AlgoSession, SendError};
 use crate::ipc::latency::{BoardReader, board_path};
-use crate::proto::ouch::{
-    CancelOrder, EnterOrder, Inbound, Options, Price, Side, Symbol, TimeInForce,
-};
-use crate::proto::soupbin::encode_unsequenced_with;
+use crate::proto::ouch::{CancelOrder, EnterOrder, Options, Price, Side, Symbol, TimeInForce};
 use crate::server::spawn;
 
 /// The instrument the tick source moves: MSFT, the default config's locate 1.
@@ -57,11 +53,6 @@ pub(super) fn round(
     let stamps = std::env::temp_dir().join(format!("{name}.stamps"));
     let base = fifo_priority();
     let server = spawn(config, true).map_err(|e| e.to_string())?;
-    // The algo process and the server's spinning thread run at p (under chrt -f);
-    // this thread, which only waits and sends ticks, at p + 1 until the server stops.
-    if let Some(p) = base {
-        set_fifo(p + 1);
-    }
     let threads = server.threads.clone();
     let total = args.warmup + ticks;
     let mut child = Command::new(std::env::current_exe()?)
@@ -71,10 +62,19 @@ pub(super) fn round(
         .arg(&stamps)
         .args(["--cpu", &args.algo_cpu.to_string()])
         .args(["--ticks", &total.to_string()])
+        .args(["--warmup-orders", &args.algo_warmup.to_string()])
         .args(["--quiet", &args.quiet.to_string()])
         .args(if args.ci { &["--ci"][..] } else { &[][..] })
         .stdout(Stdio::piped())
         .spawn()?;
+    // The algo process and the server's spinning thread run at p (under chrt -f; the
+    // child inherits this thread's policy, so it is raised only now); this thread,
+    // which only waits and sends ticks, at p + 1 until the server stops. NB: were the
+    // algo at p + 1 too, this thread, woken on the algo's CPU by its `ready`, would
+    // wait behind it for good: the algo spins from then on.
+    if let Some(p) = base {
+        set_fifo(p + 1);
+    }
     let ready = child
         .stdout
         .take()
@@ -85,7 +85,7 @@ pub(super) fn round(
         return Err("the algo process did not connect (see its error above)".into());
     }
     pin(args.server_cpu, "tick source");
-    let sent = tick_source(&server, args, total, clock);
+    let sent = tick_source(&directory, args, total, clock);
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait()?.is_none() {
         if Instant::now() > deadline {
@@ -145,31 +145,35 @@ fn read_stamps(path: &Path) -> Result<Vec<u64>, Error> {
         .collect())
 }
 
-/// The tick source: at even ticks a resting MSFT buy, at odd ticks its cancel, on a
-/// fixed schedule, sleeping in between; per tick how late it was sent (ns).
+/// The tick source: account B1 on an algo slot of its own (the server's loop turn
+/// that publishes a tick then holds shared-memory work only: no TCP send of the tick
+/// source's acks in the algo's path). At even ticks a resting MSFT buy, at odd ticks
+/// its cancel, on a fixed schedule, sleeping in between (it never spins: it runs one
+/// FIFO priority above the server's spinner on the server's CPU); per tick how late
+/// it was sent (ns).
 fn tick_source(
-    server: &crate::server::Running,
+    directory: &Path,
     args: &T2tArgs,
     total: u64,
     clock: &Clock,
 ) -> Result<Vec<u64>, Error> {
-    let login = LoginParams::new("B1", "bench").from_sequence(0);
-    let mut c = Client::connect(server.addr, &login)?;
-    c.set_spin(true)?;
+    // The claim is decided within a millisecond; waiting for it sleeps.
+    let mut s = AlgoSession::connect(directory, "B1", "bench", 1, Duration::from_secs(5))?;
     let interval_ticks = (clock.ticks_per_s() / args.rate.max(1) as f64) as u64;
     let start = clock.now() + interval_ticks;
     let mut late = Vec::with_capacity(total as usize);
-    let mut buf = [0u8; 64];
     for i in 0..total {
         let scheduled = start + i * interval_ticks;
         let now = clock.now();
         if now < scheduled {
             std::thread::sleep(Duration::from_nanos(clock.ticks_to_ns(scheduled - now)));
         }
-        while c.try_recv()?.is_some() {}
+        // The previous tick's Accepted / Canceled (and a heartbeat).
+        s.poll_responses(64, |_, _| {});
         let urn = (i / 2) as u32 + 1;
-        let message = if i % 2 == 0 {
-            Inbound::EnterOrder(EnterOrder::new(
+        let sent = clock.now();
+        let r = if i % 2 == 0 {
+            s.enter_order(&EnterOrder::new(
                 urn,
                 Side::Buy,
                 100,
@@ -177,17 +181,16 @@ fn tick_source(
                 Price(4_100_000),
             ))
         } else {
-            Inbound::CancelOrder(CancelOrder {
+            s.cancel_order(&CancelOrder {
                 user_ref_num: urn,
                 quantity: 0,
                 options: Options::NONE,
             })
         };
-        let n = encode_unsequenced_with(&mut buf, |b| message.encode(b))?;
-        let sent = clock.now();
-        c.send_raw(&buf[..n])?;
+        r.map_err(|e| format!("the tick source's order was refused by its ring: {e:?}"))?;
         late.push(clock.ticks_to_ns(sent.saturating_sub(scheduled)));
     }
+    s.detach();
     Ok(late)
 }
 
@@ -206,6 +209,11 @@ pub struct T2tAlgoArgs {
     /// Ticks to answer before exiting.
     #[arg(long)]
     pub ticks: u64,
+    /// Unrecorded closed-loop order → ack round trips before announcing `ready`
+    /// (warms the fresh server's session, order map, core and rings on the same path
+    /// as the recorded orders).
+    #[arg(long, default_value_t = 0)]
+    pub warmup_orders: u64,
     /// Closed-loop order → ack round trips after the ticks, with no tick traffic
     /// (written to `<stamps>.quiet`, 3 × u64 LE each: send, server read, ack read).
     #[arg(long, default_value_t = 0)]
@@ -221,17 +229,18 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     let mut s = AlgoSession::connect(&args.directory, "B0", "bench", 1, Duration::from_secs(5))?;
     let board = BoardReader::open(&board_path(&args.directory))?;
     let session = s.session() as usize;
-    // Start from the newest message: only ticks sent from now on count.
-    while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
     pin(args.cpu, "algo");
-    println!("ready");
-    std::io::stdout().flush()?;
     let mut order = EnterOrder {
         time_in_force: TimeInForce::Ioc,
         ..EnterOrder::new(0, Side::Buy, 100, Symbol::padded("AAPL"), Price(1_800_000))
     };
     let mut out = Vec::with_capacity(args.ticks as usize * WORDS);
     let idle_limit = Clock::calibrate(Duration::from_millis(20)).ticks_per_s() as u64 * 3;
+    warm_up(&mut s, &mut order, args, idle_limit)?;
+    // Start from the newest message: only ticks sent from now on count.
+    while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
+    println!("ready");
+    std::io::stdout().flush()?;
     let mut last_tick = rdtsc();
     while (out.len() / WORDS) < args.ticks as usize && rdtsc() - last_tick < idle_limit {
         let mut tick = None;
@@ -270,6 +279,37 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     std::fs::write(quiet_path(&args.stamps), bytes)?;
     s.detach();
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `args.warmup_orders` unrecorded round trips of the recorded order, one at a time,
+/// before any tick: a fresh server's first orders touch cold pages (order map,
+/// stream store, rings) and cold caches. No tick is being sent meanwhile (the tick
+/// source waits for `ready`, blocked in a read), so nothing is starved.
+fn warm_up(
+    s: &mut AlgoSession,
+    order: &mut EnterOrder,
+    args: &T2tAlgoArgs,
+    limit: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for _ in 0..args.warmup_orders {
+        order.user_ref_num += 1;
+        loop {
+            match s.enter_order(order) {
+                Ok(()) => break,
+                Err(SendError::Full) => std::hint::spin_loop(),
+                Err(e) => return Err(format!("order refused by the ring: {e:?}").into()),
+            }
+        }
+        if await_accepted(s, args.ci, limit) == 0 {
+            return Err("warm-up: no Order Accepted within the idle limit".into());
+        }
+    }
+    // The last IOC's Order Canceled.
+    let t = rdtsc();
+    while rdtsc() - t < limit / 30_000 {
+        s.poll_responses(16, |_, _| {});
+    }
+    Ok(())
 }
 
 /// `<stamps>.quiet`: the closed-loop round trips' (send, server read, ack read).
