@@ -30,8 +30,9 @@ use crate::ring::spsc::{self, Consumer, Producer};
 
 /// "TGDIRECT", the first word of a directory file.
 pub const DIRECTORY_MAGIC: u64 = u64::from_le_bytes(*b"TGDIRECT");
-/// Layout version of the directory file.
-pub const DIRECTORY_VERSION: u32 = 1;
+/// Layout version of the directory file and of its slots' ring records
+/// ([`crate::ipc::wire`]); 2: the order-ring header is 8 bytes (no send TSC).
+pub const DIRECTORY_VERSION: u32 = 2;
 /// Username bytes in a slot (SoupBinTCP usernames are 6; room for 8).
 pub const USERNAME_BYTES: usize = 8;
 /// Password bytes in a slot (SoupBinTCP passwords are 10; room for 16).

@@ -1,13 +1,16 @@
 //! `--transport shm`: ITCH on the broadcast ring in `/dev/shm`, orders on the algo's
 //! slot ring, the algo a separate process.
 //!
-//! The tick source (TCP account B1, on the server CPU, sleeping between ticks)
-//! enters a resting MSFT buy at one tick and cancels it at the next: the core writes
-//! one ITCH message per tick (Add Order, Order Delete) to the broadcast ring. The algo
-//! — this binary re-executed as `tickgate bench t2t-algo`, pinned to the algo CPU,
-//! busy-spinning — reads each MSFT message and answers with one IOC buy of AAPL far
-//! below the market (accepted, then cancelled: the book does not grow), tagged by
-//! the algo API with the tick's market-data sequence number.
+//! The tick source (account B1 on an algo slot of its own, a thread of this process
+//! on the server CPU, sleeping between ticks) enters a resting MSFT buy at one tick
+//! and cancels it at the next: the core writes one ITCH message per tick (Add Order,
+//! Order Delete) to the broadcast ring, and the serving loop's turn holds only
+//! shared-memory work (no TCP session in the run). The algo — this binary
+//! re-executed as `tickgate bench t2t-algo`, pinned to the algo CPU, busy-spinning —
+//! first warms the fresh server with `--algo-warmup` closed-loop orders, then reads
+//! each MSFT message and answers with one IOC buy of AAPL far below the market
+//! (accepted, then cancelled: the book does not grow), tagged by the algo API with
+//! the tick's market-data sequence number.
 //!
 //! Stamps (TSC; the same invariant counter in both processes): `publish` = the core's
 //! `rdtsc` right after the ITCH message was committed to the ring
@@ -242,6 +245,7 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     println!("ready");
     std::io::stdout().flush()?;
     let mut last_tick = rdtsc();
+    let mut spins = 0u32;
     while (out.len() / WORDS) < args.ticks as usize && rdtsc() - last_tick < idle_limit {
         let mut tick = None;
         let _ = s.poll_market_data(1, |seq, itch| {
@@ -251,7 +255,14 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
             }
         });
         let Some(seq) = tick else {
-            s.poll_responses(16, |_, _| {});
+            // NB: the previous IOC's Order Canceled and the heartbeat can wait: while
+            // waiting for a tick only the market-data line is polled (the response
+            // ring and the heartbeat line every 256th turn), so a tick is not read
+            // late behind a poll of two other lines.
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(256) {
+                s.poll_responses(16, |_, _| {});
+            }
             if args.ci {
                 std::thread::yield_now();
             }
