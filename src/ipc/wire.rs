@@ -49,6 +49,10 @@ const _: () = assert!(SLOT_HEADER_BYTES + ORDER_HEADER_BYTES + ENTER_ORDER_LEN <
 /// Bytes of an Enter Order without appendages: type, fields, appendage length.
 const ENTER_ORDER_LEN: usize = 1 + EnterOrder::FIELDS_LEN + 2;
 
+/// The session layer's order hook (`Sessions::set_algo_order_hook`): `(session,
+/// header, arrival TSC)` of each order-ring record that names a trigger tick.
+pub type AlgoOrderHook = Box<dyn FnMut(u16, OrderHeader, u64)>;
+
 /// The measurement tag in front of an order-ring message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderHeader {

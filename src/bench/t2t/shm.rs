@@ -19,8 +19,9 @@
 //! ring; `core_recv` = the session layer reads the order-ring record (the latency
 //! board's arrival stamp: the same hook that feeds `tickgate latency`); `algo_ack` =
 //! the algo has read the Order Accepted from its response ring. The board keeps each
-//! session's last (publish, arrival) pair, written before the order runs, so the algo
-//! reads its order's two server stamps after the ack. The ack's publish is not
+//! session's last (publish, arrival) pair, written once the poll that read the order
+//! has written its answers, so the algo reads its order's two server stamps after
+//! the ack, waiting for the pair to move if it has not yet. The ack's publish is not
 //! stamped (a response record carries its stream number only): `core_to_ack` is
 //! server read → ack read by the algo.
 
@@ -240,6 +241,7 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     let mut out = Vec::with_capacity(args.ticks as usize * WORDS);
     let idle_limit = Clock::calibrate(Duration::from_millis(20)).ticks_per_s() as u64 * 3;
     warm_up(&mut s, &mut order, args, idle_limit)?;
+    let mut last_arrival = board.last_order(session).1;
     // Start from the newest message: only ticks sent from now on count.
     while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
     println!("ready");
@@ -280,10 +282,11 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
             }
         }
         let algo_ack = await_accepted(&mut s, args.ci, idle_limit);
-        let (publish, core_recv) = board.last_order(session);
+        let (publish, core_recv) = await_board(&board, session, last_arrival, idle_limit);
+        last_arrival = last_arrival.max(core_recv);
         out.extend_from_slice(&[seq, publish, algo_recv, order_send, core_recv, algo_ack]);
     }
-    let quiet = quiet_round_trips(&mut s, &mut order, args, idle_limit, &board);
+    let quiet = quiet_round_trips(&mut s, &mut order, args, idle_limit, &board, last_arrival);
     let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
     std::fs::write(&args.stamps, bytes)?;
     let bytes: Vec<u8> = quiet.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -338,6 +341,7 @@ fn quiet_round_trips(
     args: &T2tAlgoArgs,
     limit: u64,
     board: &BoardReader,
+    mut last_arrival: u64,
 ) -> Vec<u64> {
     let session = s.session() as usize;
     let mut out = Vec::with_capacity(args.quiet as usize * 3);
@@ -354,10 +358,29 @@ fn quiet_round_trips(
         }
         let ack = await_accepted(s, args.ci, limit);
         // The order still names the last tick read: the board stamps its arrival.
-        let (_, arrival) = board.last_order(session);
+        let (_, arrival) = await_board(board, session, last_arrival, limit);
+        last_arrival = last_arrival.max(arrival);
         out.extend_from_slice(&[send, arrival, ack]);
     }
     out
+}
+
+/// The board's (publish, arrival) pair of the order just answered. The server
+/// records it after writing its poll's answers to the response rings, so it can land
+/// a moment after the ack: spins until the arrival moves past `previous` ((0, 0) if
+/// it does not within `limit` TSC ticks: the stages that need it skip the tick).
+fn await_board(board: &BoardReader, session: usize, previous: u64, limit: u64) -> (u64, u64) {
+    let start = rdtsc();
+    loop {
+        let (publish, arrival) = board.last_order(session);
+        if arrival > previous {
+            return (publish, arrival);
+        }
+        if rdtsc() - start > limit {
+            return (0, 0);
+        }
+        std::hint::spin_loop();
+    }
 }
 
 /// Spins until an Order Accepted is read; its TSC (0 if none within `limit` ticks).
