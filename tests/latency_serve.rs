@@ -67,7 +67,7 @@ fn algo_orders_that_name_their_tick_are_recorded_for_their_account() {
     // The server records the order once its poll has written the answers: maybe a
     // moment after the Accepted was read.
     let deadline = Instant::now() + PATIENCE;
-    while board.session(0).hist.len() == 0 && Instant::now() < deadline {
+    while board.session(0).hist.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
     }
     let s = board.session(0);
