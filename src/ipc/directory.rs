@@ -156,7 +156,7 @@ pub(crate) fn pack<const N: usize>(text: &str) -> Option<[u8; N]> {
 }
 
 /// Creates the file at `path` (0600, must not exist) sized `len` bytes and maps it
-/// read-write: the server's side of every `/dev/shm` file but the rings.
+/// read-write, every page touched: the server's side of every `/dev/shm` file but the rings.
 pub(crate) fn create_mapped(
     path: &Path,
     len: u64,
@@ -170,6 +170,18 @@ pub(crate) fn create_mapped(
         .map_err(ShmError::io(path, "create"))?;
     file.set_len(len).map_err(ShmError::io(path, "size"))?;
     let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
+    // NB: every page is touched now, at start-up, not first on the serving thread
+    // (the latency board's counter pages were faulted in one by one as new buckets
+    // were hit: ≈ 100 page faults on the serving loop per fresh bench round).
+    // SAFETY: the mapping is `map.len()` readable and writable bytes for as long as
+    // `map` lives (this borrow ends here), and AtomicU8 has u8's size and alignment.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            map.as_ptr() as *const std::sync::atomic::AtomicU8,
+            map.len(),
+        )
+    };
+    crate::affinity::prefault(bytes);
     Ok((file, map))
 }
 
