@@ -170,18 +170,10 @@ pub(crate) fn create_mapped(
         .map_err(ShmError::io(path, "create"))?;
     file.set_len(len).map_err(ShmError::io(path, "size"))?;
     let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
-    // NB: every page is touched now, at start-up, not first on the serving thread
-    // (the latency board's counter pages were faulted in one by one as new buckets
+    // NB: every page is populated now, at start-up, not first touched on the serving
+    // thread (the latency board's counter pages faulted in one by one as new buckets
     // were hit: ≈ 100 page faults on the serving loop per fresh bench round).
-    // SAFETY: the mapping is `map.len()` readable and writable bytes for as long as
-    // `map` lives (this borrow ends here), and AtomicU8 has u8's size and alignment.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            map.as_ptr() as *const std::sync::atomic::AtomicU8,
-            map.len(),
-        )
-    };
-    crate::affinity::prefault(bytes);
+    crate::ring::shm::populate_write(map.as_mut_ptr(), map.len());
     Ok((file, map))
 }
 
