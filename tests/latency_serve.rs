@@ -64,6 +64,12 @@ fn algo_orders_that_name_their_tick_are_recorded_for_their_account() {
     algo.enter_order(&m(2)).unwrap();
     await_accepted(&mut algo);
 
+    // The server records the order once its poll has written the answers: maybe a
+    // moment after the Accepted was read.
+    let deadline = Instant::now() + PATIENCE;
+    while board.session(0).hist.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let s = board.session(0);
     assert_eq!((s.hist.len(), s.unknown_trigger), (1, 0));
     let (publish, arrival) = board.last_order(0);

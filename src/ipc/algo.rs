@@ -12,8 +12,8 @@
 //! s.poll_responses(64, |seq, ouch| println!("#{seq}: {}", ouch[0] as char));
 //! ```
 //!
-//! Every order carries the market-data sequence number this session last read and the
-//! `rdtsc` at send ([`super::wire::OrderHeader`]); responses carry their number in
+//! Every order carries the market-data sequence number this session last read
+//! ([`super::wire::OrderHeader`]); responses carry their number in
 //! the account's stream, so an algo that restarts reconnects with
 //! [`AlgoSession::next_expected_seq`] and misses nothing.
 
@@ -231,7 +231,7 @@ impl AlgoSession {
     }
 
     /// Writes a record of header + `len` message bytes built by `write` in place,
-    /// tagged with the last market-data number read and the `rdtsc` now.
+    /// tagged with the last market-data number read.
     #[inline]
     pub fn send_with(
         &mut self,
@@ -240,7 +240,6 @@ impl AlgoSession {
     ) -> Result<(), SendError> {
         let header = OrderHeader {
             trigger_md_seq: self.md_seq(),
-            send_tsc: crate::clock::rdtsc(),
         };
         self.orders
             .try_write(ORDER_HEADER_BYTES + len, |buf| {
@@ -313,7 +312,14 @@ impl AlgoSession {
     /// too; call it from any loop that may go a while without polling.
     #[inline]
     pub fn heartbeat(&self) {
-        self.my_slot().heartbeat.fetch_add(1, Ordering::Relaxed);
+        // NB: a load and a store, not a `lock xadd`: this process is the counter's
+        // only writer (the server only reads it), and the response-polling spin
+        // calls this on every turn.
+        let beat = &self.my_slot().heartbeat;
+        beat.store(
+            beat.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     /// Whether this session is still active in the server's eyes (false once the

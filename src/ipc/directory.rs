@@ -30,8 +30,9 @@ use crate::ring::spsc::{self, Consumer, Producer};
 
 /// "TGDIRECT", the first word of a directory file.
 pub const DIRECTORY_MAGIC: u64 = u64::from_le_bytes(*b"TGDIRECT");
-/// Layout version of the directory file.
-pub const DIRECTORY_VERSION: u32 = 1;
+/// Layout version of the directory file and of its slots' ring records
+/// ([`crate::ipc::wire`]); 2: the order-ring header is 8 bytes (no send TSC).
+pub const DIRECTORY_VERSION: u32 = 2;
 /// Username bytes in a slot (SoupBinTCP usernames are 6; room for 8).
 pub const USERNAME_BYTES: usize = 8;
 /// Password bytes in a slot (SoupBinTCP passwords are 10; room for 16).
@@ -155,7 +156,7 @@ pub(crate) fn pack<const N: usize>(text: &str) -> Option<[u8; N]> {
 }
 
 /// Creates the file at `path` (0600, must not exist) sized `len` bytes and maps it
-/// read-write: the server's side of every `/dev/shm` file but the rings.
+/// read-write, every page touched: the server's side of every `/dev/shm` file but the rings.
 pub(crate) fn create_mapped(
     path: &Path,
     len: u64,
@@ -169,6 +170,10 @@ pub(crate) fn create_mapped(
         .map_err(ShmError::io(path, "create"))?;
     file.set_len(len).map_err(ShmError::io(path, "size"))?;
     let map = memmap2::MmapRaw::map_raw(&file).map_err(ShmError::io(path, "map"))?;
+    // NB: every page is populated now, at start-up, not first touched on the serving
+    // thread (the latency board's counter pages faulted in one by one as new buckets
+    // were hit: ≈ 100 page faults on the serving loop per fresh bench round).
+    crate::ring::shm::populate_write(map.as_mut_ptr(), map.len());
     Ok((file, map))
 }
 

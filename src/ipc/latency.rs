@@ -25,7 +25,7 @@ use hdrhistogram::Histogram;
 
 use super::directory::{create_mapped, pack, unpack};
 use super::wire::OrderHeader;
-use crate::clock::{Clock, rdtsc};
+use crate::clock::Clock;
 use crate::ring::shm::ShmError;
 
 /// "TGLATNCY", the first word of a latency board.
@@ -310,7 +310,9 @@ impl LatencyBoard {
         }
         let h = self.view.session(session);
         h.last_publish_tsc.store(publish_tsc, Ordering::Relaxed);
-        h.last_arrival_tsc.store(arrival_tsc, Ordering::Relaxed);
+        // Pairs with the Acquire load in `BoardReader::last_order`: a reader that
+        // sees this arrival sees this publish.
+        h.last_arrival_tsc.store(arrival_tsc, Ordering::Release);
         let ns = self
             .clock
             .ticks_to_ns(arrival_tsc.saturating_sub(publish_tsc));
@@ -327,19 +329,19 @@ impl LatencyBoard {
 }
 
 /// The session layer's algo-order hook (`Sessions::set_algo_order_hook`) that feeds
-/// `board`: for an order naming its trigger tick, the arrival TSC (now) against
-/// `publish_tsc(trigger)` (the core's TSC when that ITCH message was committed;
-/// `None` if it is no longer known: counted, not recorded). Orders with no trigger
-/// (`trigger_md_seq == 0`) cost one compare.
+/// `board`: for an order naming its trigger tick, its arrival TSC (taken by the
+/// session layer when it read the record) against `publish_tsc(trigger)` (the core's
+/// TSC when that ITCH message was committed; `None` if it is no longer known:
+/// counted, not recorded). Orders with no trigger (`trigger_md_seq == 0`) cost one
+/// compare.
 pub fn order_hook(
     board: LatencyBoard,
     mut publish_tsc: impl FnMut(u64) -> Option<u64> + 'static,
-) -> Box<dyn FnMut(u16, OrderHeader)> {
-    Box::new(move |session, header| {
+) -> super::wire::AlgoOrderHook {
+    Box::new(move |session, header: OrderHeader, arrival| {
         if header.trigger_md_seq == 0 {
             return;
         }
-        let arrival = rdtsc();
         match publish_tsc(header.trigger_md_seq) {
             Some(publish) => board.record_order(usize::from(session), publish, arrival),
             None => board.unknown_trigger(usize::from(session)),
@@ -458,10 +460,9 @@ impl BoardReader {
     /// Session `i`'s last recorded order: (trigger publish TSC, arrival TSC).
     pub fn last_order(&self, i: usize) -> (u64, u64) {
         let h = self.view.session(i);
-        (
-            h.last_publish_tsc.load(Ordering::Relaxed),
-            h.last_arrival_tsc.load(Ordering::Relaxed),
-        )
+        // Pairs with the Release store in `LatencyBoard::record_order`.
+        let arrival = h.last_arrival_tsc.load(Ordering::Acquire);
+        (h.last_publish_tsc.load(Ordering::Relaxed), arrival)
     }
 
     /// Copies session `i`'s counters into an HdrHistogram (1 ns – 10 s, 3 digits).

@@ -17,7 +17,9 @@
 //!    messages): each active slot's stream from its next number into its response
 //!    ring. A slot catching up (re-attached from an older number) is paced by the
 //!    ring's room; a slot that has caught up and finds its ring full is ended (slow
-//!    consumer): nothing here ever waits for an algo.
+//!    consumer): nothing here ever waits for an algo. Then the order hook runs for
+//!    the orders read in step 1 (tick-to-trade: their arrival TSCs were taken when
+//!    they were read), off the path from an order to its answer.
 //! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of
 //!    the directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread:
 //!    no syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
@@ -25,10 +27,16 @@
 use super::Sessions;
 use crate::gateway::Outbox;
 use crate::ipc::directory::{ClaimReject, Directory, EndReason, SlotEvent};
-use crate::ipc::wire::{OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES, encode_response};
+use crate::ipc::wire::{
+    AlgoOrderHook, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES, encode_response,
+};
 use crate::proto::ouch::OuchError;
 use crate::proto::wire::Alpha;
 use crate::ring::spsc::PushError;
+
+/// Stamped orders kept for the hook between a poll's read and its pump; a poll that
+/// reads more runs the hook early for the first ones.
+const STAMPED_CAPACITY: usize = 256;
 
 /// Claims are looked at this often (ns).
 pub const CLAIM_POLL_NS: u64 = 1_000_000;
@@ -77,10 +85,25 @@ pub(super) struct AlgoSlots {
     /// Scratch for the directory's reports and the slots to end (capacity: slots).
     events: Vec<SlotEvent>,
     to_end: Vec<(usize, AlgoEnd)>,
-    /// Sees every order-ring header (tick-to-trade measurement).
-    order_hook: Option<Box<dyn FnMut(u16, OrderHeader)>>,
+    /// Sees every order-ring header that names a trigger (tick-to-trade measurement).
+    order_hook: Option<AlgoOrderHook>,
+    /// Orders read this poll with a trigger, with their arrival TSCs, for the hook
+    /// (capacity [`STAMPED_CAPACITY`], never exceeded).
+    stamped: Vec<(u16, OrderHeader, u64)>,
     /// End of Session has freed every slot.
     shut: bool,
+}
+
+impl AlgoSlots {
+    /// Hands the stamped orders to the hook, oldest first.
+    fn run_order_hook(&mut self) {
+        if let Some(hook) = self.order_hook.as_mut() {
+            for &(session, header, arrival) in &self.stamped {
+                hook(session, header, arrival);
+            }
+        }
+        self.stamped.clear();
+    }
 }
 
 impl Sessions {
@@ -100,13 +123,17 @@ impl Sessions {
             events: Vec::with_capacity(n),
             to_end: Vec::with_capacity(n),
             order_hook: None,
+            stamped: Vec::with_capacity(STAMPED_CAPACITY),
             shut: false,
         }));
     }
 
-    /// Calls `hook(session, header)` for every order-ring record read, before its
-    /// message is handled (the tick-to-trade tags). No-op without a directory.
-    pub fn set_algo_order_hook(&mut self, hook: Box<dyn FnMut(u16, OrderHeader)>) {
+    /// Calls `hook(session, header, arrival_tsc)` for every order-ring record read
+    /// whose header names a trigger tick (the tick-to-trade tags): `arrival_tsc` is
+    /// the `rdtsc` taken when the record was read, the call comes after the poll's
+    /// answers were written to the response rings (so whatever the hook costs is not
+    /// between an order and its answer). No-op without a directory.
+    pub fn set_algo_order_hook(&mut self, hook: AlgoOrderHook) {
         if let Some(a) = self.algos.as_mut() {
             a.order_hook = Some(hook);
         }
@@ -160,8 +187,11 @@ impl Sessions {
                 algos.to_end.push((i, AlgoEnd::BadRecord));
                 return done + 1;
             };
-            if let Some(hook) = algos.order_hook.as_mut() {
-                hook(acc, header);
+            if header.trigger_md_seq != 0 && algos.order_hook.is_some() {
+                if algos.stamped.len() == STAMPED_CAPACITY {
+                    algos.run_order_hook();
+                }
+                algos.stamped.push((acc, header, crate::clock::rdtsc()));
             }
             self.on_ouch(acc, msg, now, out);
         }
@@ -206,6 +236,7 @@ impl Sessions {
                 algos.to_end.push((i, AlgoEnd::StreamEnded));
             }
         }
+        algos.run_order_hook();
         self.end_marked(now);
         work + self.algo_timers(now)
     }

@@ -1,13 +1,16 @@
 //! `--transport shm`: ITCH on the broadcast ring in `/dev/shm`, orders on the algo's
 //! slot ring, the algo a separate process.
 //!
-//! The tick source (TCP account B1, on the server CPU, sleeping between ticks)
-//! enters a resting MSFT buy at one tick and cancels it at the next: the core writes
-//! one ITCH message per tick (Add Order, Order Delete) to the broadcast ring. The algo
-//! — this binary re-executed as `tickgate bench t2t-algo`, pinned to the algo CPU,
-//! busy-spinning — reads each MSFT message and answers with one IOC buy of AAPL far
-//! below the market (accepted, then cancelled: the book does not grow), tagged by
-//! the algo API with the tick's market-data sequence number.
+//! The tick source (account B1 on an algo slot of its own, a thread of this process
+//! on the server CPU, sleeping between ticks) enters a resting MSFT buy at one tick
+//! and cancels it at the next: the core writes one ITCH message per tick (Add Order,
+//! Order Delete) to the broadcast ring, and the serving loop's turn holds only
+//! shared-memory work (no TCP session in the run). The algo — this binary
+//! re-executed as `tickgate bench t2t-algo`, pinned to the algo CPU, busy-spinning —
+//! first warms the fresh server with `--algo-warmup` closed-loop orders, then reads
+//! each MSFT message and answers with one IOC buy of AAPL far below the market
+//! (accepted, then cancelled: the book does not grow), tagged by the algo API with
+//! the tick's market-data sequence number.
 //!
 //! Stamps (TSC; the same invariant counter in both processes): `publish` = the core's
 //! `rdtsc` right after the ITCH message was committed to the ring
@@ -16,8 +19,9 @@
 //! ring; `core_recv` = the session layer reads the order-ring record (the latency
 //! board's arrival stamp: the same hook that feeds `tickgate latency`); `algo_ack` =
 //! the algo has read the Order Accepted from its response ring. The board keeps each
-//! session's last (publish, arrival) pair, written before the order runs, so the algo
-//! reads its order's two server stamps after the ack. The ack's publish is not
+//! session's last (publish, arrival) pair, written once the poll that read the order
+//! has written its answers, so the algo reads its order's two server stamps after
+//! the ack, waiting for the pair to move if it has not yet. The ack's publish is not
 //! stamped (a response record carries its stream number only): `core_to_ack` is
 //! server read → ack read by the algo.
 
@@ -27,14 +31,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Error, RoundOutput, T2tArgs, TickStamps, fifo_priority, pin, server_config, set_fifo};
-use crate::client::{Client, LoginParams};
 use crate::clock::{Clock, rdtsc};
 use crate::ipc::algo::{AlgoSession, SendError};
 use crate::ipc::latency::{BoardReader, board_path};
-use crate::proto::ouch::{
-    CancelOrder, EnterOrder, Inbound, Options, Price, Side, Symbol, TimeInForce,
-};
-use crate::proto::soupbin::encode_unsequenced_with;
+use crate::proto::ouch::{CancelOrder, EnterOrder, Options, Price, Side, Symbol, TimeInForce};
 use crate::server::spawn;
 
 /// The instrument the tick source moves: MSFT, the default config's locate 1.
@@ -57,11 +57,6 @@ pub(super) fn round(
     let stamps = std::env::temp_dir().join(format!("{name}.stamps"));
     let base = fifo_priority();
     let server = spawn(config, true).map_err(|e| e.to_string())?;
-    // The algo process and the server's spinning thread run at p (under chrt -f);
-    // this thread, which only waits and sends ticks, at p + 1 until the server stops.
-    if let Some(p) = base {
-        set_fifo(p + 1);
-    }
     let threads = server.threads.clone();
     let total = args.warmup + ticks;
     let mut child = Command::new(std::env::current_exe()?)
@@ -71,10 +66,19 @@ pub(super) fn round(
         .arg(&stamps)
         .args(["--cpu", &args.algo_cpu.to_string()])
         .args(["--ticks", &total.to_string()])
+        .args(["--warmup-orders", &args.algo_warmup.to_string()])
         .args(["--quiet", &args.quiet.to_string()])
         .args(if args.ci { &["--ci"][..] } else { &[][..] })
         .stdout(Stdio::piped())
         .spawn()?;
+    // The algo process and the server's spinning thread run at p (under chrt -f; the
+    // child inherits this thread's policy, so it is raised only now); this thread,
+    // which only waits and sends ticks, at p + 1 until the server stops. NB: were the
+    // algo at p + 1 too, this thread, woken on the algo's CPU by its `ready`, would
+    // wait behind it for good: the algo spins from then on.
+    if let Some(p) = base {
+        set_fifo(p + 1);
+    }
     let ready = child
         .stdout
         .take()
@@ -85,7 +89,7 @@ pub(super) fn round(
         return Err("the algo process did not connect (see its error above)".into());
     }
     pin(args.server_cpu, "tick source");
-    let sent = tick_source(&server, args, total, clock);
+    let sent = tick_source(&directory, args, total, clock);
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait()?.is_none() {
         if Instant::now() > deadline {
@@ -145,31 +149,35 @@ fn read_stamps(path: &Path) -> Result<Vec<u64>, Error> {
         .collect())
 }
 
-/// The tick source: at even ticks a resting MSFT buy, at odd ticks its cancel, on a
-/// fixed schedule, sleeping in between; per tick how late it was sent (ns).
+/// The tick source: account B1 on an algo slot of its own (the server's loop turn
+/// that publishes a tick then holds shared-memory work only: no TCP send of the tick
+/// source's acks in the algo's path). At even ticks a resting MSFT buy, at odd ticks
+/// its cancel, on a fixed schedule, sleeping in between (it never spins: it runs one
+/// FIFO priority above the server's spinner on the server's CPU); per tick how late
+/// it was sent (ns).
 fn tick_source(
-    server: &crate::server::Running,
+    directory: &Path,
     args: &T2tArgs,
     total: u64,
     clock: &Clock,
 ) -> Result<Vec<u64>, Error> {
-    let login = LoginParams::new("B1", "bench").from_sequence(0);
-    let mut c = Client::connect(server.addr, &login)?;
-    c.set_spin(true)?;
+    // The claim is decided within a millisecond; waiting for it sleeps.
+    let mut s = AlgoSession::connect(directory, "B1", "bench", 1, Duration::from_secs(5))?;
     let interval_ticks = (clock.ticks_per_s() / args.rate.max(1) as f64) as u64;
     let start = clock.now() + interval_ticks;
     let mut late = Vec::with_capacity(total as usize);
-    let mut buf = [0u8; 64];
     for i in 0..total {
         let scheduled = start + i * interval_ticks;
         let now = clock.now();
         if now < scheduled {
             std::thread::sleep(Duration::from_nanos(clock.ticks_to_ns(scheduled - now)));
         }
-        while c.try_recv()?.is_some() {}
+        // The previous tick's Accepted / Canceled (and a heartbeat).
+        s.poll_responses(64, |_, _| {});
         let urn = (i / 2) as u32 + 1;
-        let message = if i % 2 == 0 {
-            Inbound::EnterOrder(EnterOrder::new(
+        let sent = clock.now();
+        let r = if i % 2 == 0 {
+            s.enter_order(&EnterOrder::new(
                 urn,
                 Side::Buy,
                 100,
@@ -177,17 +185,16 @@ fn tick_source(
                 Price(4_100_000),
             ))
         } else {
-            Inbound::CancelOrder(CancelOrder {
+            s.cancel_order(&CancelOrder {
                 user_ref_num: urn,
                 quantity: 0,
                 options: Options::NONE,
             })
         };
-        let n = encode_unsequenced_with(&mut buf, |b| message.encode(b))?;
-        let sent = clock.now();
-        c.send_raw(&buf[..n])?;
+        r.map_err(|e| format!("the tick source's order was refused by its ring: {e:?}"))?;
         late.push(clock.ticks_to_ns(sent.saturating_sub(scheduled)));
     }
+    s.detach();
     Ok(late)
 }
 
@@ -206,6 +213,11 @@ pub struct T2tAlgoArgs {
     /// Ticks to answer before exiting.
     #[arg(long)]
     pub ticks: u64,
+    /// Unrecorded closed-loop order → ack round trips before announcing `ready`
+    /// (warms the fresh server's session, order map, core and rings on the same path
+    /// as the recorded orders).
+    #[arg(long, default_value_t = 0)]
+    pub warmup_orders: u64,
     /// Closed-loop order → ack round trips after the ticks, with no tick traffic
     /// (written to `<stamps>.quiet`, 3 × u64 LE each: send, server read, ack read).
     #[arg(long, default_value_t = 0)]
@@ -221,18 +233,21 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     let mut s = AlgoSession::connect(&args.directory, "B0", "bench", 1, Duration::from_secs(5))?;
     let board = BoardReader::open(&board_path(&args.directory))?;
     let session = s.session() as usize;
-    // Start from the newest message: only ticks sent from now on count.
-    while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
     pin(args.cpu, "algo");
-    println!("ready");
-    std::io::stdout().flush()?;
     let mut order = EnterOrder {
         time_in_force: TimeInForce::Ioc,
         ..EnterOrder::new(0, Side::Buy, 100, Symbol::padded("AAPL"), Price(1_800_000))
     };
     let mut out = Vec::with_capacity(args.ticks as usize * WORDS);
     let idle_limit = Clock::calibrate(Duration::from_millis(20)).ticks_per_s() as u64 * 3;
+    warm_up(&mut s, &mut order, args, idle_limit)?;
+    let mut last_arrival = board.last_order(session).1;
+    // Start from the newest message: only ticks sent from now on count.
+    while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
+    println!("ready");
+    std::io::stdout().flush()?;
     let mut last_tick = rdtsc();
+    let mut spins = 0u32;
     while (out.len() / WORDS) < args.ticks as usize && rdtsc() - last_tick < idle_limit {
         let mut tick = None;
         let _ = s.poll_market_data(1, |seq, itch| {
@@ -242,7 +257,14 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
             }
         });
         let Some(seq) = tick else {
-            s.poll_responses(16, |_, _| {});
+            // NB: the previous IOC's Order Canceled and the heartbeat can wait: while
+            // waiting for a tick only the market-data line is polled (the response
+            // ring and the heartbeat line every 256th turn), so a tick is not read
+            // late behind a poll of two other lines.
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(256) {
+                s.poll_responses(16, |_, _| {});
+            }
             if args.ci {
                 std::thread::yield_now();
             }
@@ -260,16 +282,48 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
             }
         }
         let algo_ack = await_accepted(&mut s, args.ci, idle_limit);
-        let (publish, core_recv) = board.last_order(session);
+        let (publish, core_recv) = await_board(&board, session, last_arrival, idle_limit);
+        last_arrival = last_arrival.max(core_recv);
         out.extend_from_slice(&[seq, publish, algo_recv, order_send, core_recv, algo_ack]);
     }
-    let quiet = quiet_round_trips(&mut s, &mut order, args, idle_limit, &board);
+    let quiet = quiet_round_trips(&mut s, &mut order, args, idle_limit, &board, last_arrival);
     let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
     std::fs::write(&args.stamps, bytes)?;
     let bytes: Vec<u8> = quiet.iter().flat_map(|w| w.to_le_bytes()).collect();
     std::fs::write(quiet_path(&args.stamps), bytes)?;
     s.detach();
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `args.warmup_orders` unrecorded round trips of the recorded order, one at a time,
+/// before any tick: a fresh server's first orders touch cold pages (order map,
+/// stream store, rings) and cold caches. No tick is being sent meanwhile (the tick
+/// source waits for `ready`, blocked in a read), so nothing is starved.
+fn warm_up(
+    s: &mut AlgoSession,
+    order: &mut EnterOrder,
+    args: &T2tAlgoArgs,
+    limit: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for _ in 0..args.warmup_orders {
+        order.user_ref_num += 1;
+        loop {
+            match s.enter_order(order) {
+                Ok(()) => break,
+                Err(SendError::Full) => std::hint::spin_loop(),
+                Err(e) => return Err(format!("order refused by the ring: {e:?}").into()),
+            }
+        }
+        if await_accepted(s, args.ci, limit) == 0 {
+            return Err("warm-up: no Order Accepted within the idle limit".into());
+        }
+    }
+    // The last IOC's Order Canceled.
+    let t = rdtsc();
+    while rdtsc() - t < limit / 30_000 {
+        s.poll_responses(16, |_, _| {});
+    }
+    Ok(())
 }
 
 /// `<stamps>.quiet`: the closed-loop round trips' (send, server read, ack read).
@@ -287,6 +341,7 @@ fn quiet_round_trips(
     args: &T2tAlgoArgs,
     limit: u64,
     board: &BoardReader,
+    mut last_arrival: u64,
 ) -> Vec<u64> {
     let session = s.session() as usize;
     let mut out = Vec::with_capacity(args.quiet as usize * 3);
@@ -303,10 +358,29 @@ fn quiet_round_trips(
         }
         let ack = await_accepted(s, args.ci, limit);
         // The order still names the last tick read: the board stamps its arrival.
-        let (_, arrival) = board.last_order(session);
+        let (_, arrival) = await_board(board, session, last_arrival, limit);
+        last_arrival = last_arrival.max(arrival);
         out.extend_from_slice(&[send, arrival, ack]);
     }
     out
+}
+
+/// The board's (publish, arrival) pair of the order just answered. The server
+/// records it after writing its poll's answers to the response rings, so it can land
+/// a moment after the ack: spins until the arrival moves past `previous` ((0, 0) if
+/// it does not within `limit` TSC ticks: the stages that need it skip the tick).
+fn await_board(board: &BoardReader, session: usize, previous: u64, limit: u64) -> (u64, u64) {
+    let start = rdtsc();
+    loop {
+        let (publish, arrival) = board.last_order(session);
+        if arrival > previous {
+            return (publish, arrival);
+        }
+        if rdtsc() - start > limit {
+            return (0, 0);
+        }
+        std::hint::spin_loop();
+    }
 }
 
 /// Spins until an Order Accepted is read; its TSC (0 if none within `limit` ticks).
