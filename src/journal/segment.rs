@@ -13,7 +13,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -248,14 +248,10 @@ impl Segment {
         }
     }
 
-    /// Write-faults every page so the writer never takes a page fault on a fresh page.
+    /// Write-faults every page so the writer never takes a page fault on a fresh page
+    /// (no byte changes, even if another mapping of the file is being written).
     fn prefault(&self) {
-        // SAFETY: the mapping is `len` bytes of shared memory; AtomicU8 has the layout
-        // of u8 and `fetch_or(0)` never changes a byte, even if another mapping of the
-        // file is being written.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(self.base() as *const AtomicU8, self.len()) };
-        crate::affinity::prefault(bytes);
+        crate::affinity::populate_write(self.base(), self.len());
     }
 
     /// Zeroes `[from, to)`: cuts a torn or dropped tail.

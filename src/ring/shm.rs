@@ -450,8 +450,8 @@ impl Region {
         self.len == 0
     }
 
-    /// The region as bytes that may be touched atomically, e.g. to prefault it with
-    /// [`crate::affinity::prefault`].
+    /// The region as bytes that may be touched atomically (another process may be
+    /// writing it).
     pub fn as_atomic_bytes(&self) -> &[std::sync::atomic::AtomicU8] {
         // SAFETY: `base` is valid for `len` bytes for `self`'s lifetime, and AtomicU8
         // has the size and alignment of u8.
@@ -465,39 +465,11 @@ impl Region {
     /// (65,536 × 64 B, a file) was faulted in page by page by the core's publish and
     /// by every reader (one fault every 64 ticks on the tick-to-trade path).
     fn prefault(&self) {
-        populate_write(self.base, self.len);
+        crate::affinity::populate_write(self.base, self.len);
     }
 
     /// The creating process, as written in the descriptor.
     pub fn creator_pid(&self) -> u32 {
         self.descriptor().creator_pid
-    }
-}
-
-/// Makes the pages under `base .. base + len` present and writable in this process
-/// without changing a byte (`madvise(MADV_POPULATE_WRITE)`, Linux 5.14), so that
-/// neither this process nor, for a shared file, any other takes the first-touch
-/// fault on a hot path. Safe on memory another thread or process is using. On an
-/// older kernel each page gets a `compare_exchange` of a byte with itself instead.
-///
-/// NB: not `fetch_or(0)` on each page: LLVM turns an idempotent atomic RMW into a
-/// plain load and, its result unused, drops it — the loop compiled to nothing
-/// (checked with objdump, and a page-fault profile that did not move).
-pub(crate) fn populate_write(base: *mut u8, len: usize) {
-    const PAGE_BYTES: usize = 4096;
-    let start = base as usize & !(PAGE_BYTES - 1);
-    let len = base as usize + len - start;
-    // SAFETY: madvise only populates page tables over memory this process has
-    // mapped (the region, and the start of its first page, which is mapped too).
-    let r = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) };
-    if r == 0 {
-        return;
-    }
-    for page in (start..start + len).step_by(PAGE_BYTES).skip(1) {
-        // SAFETY: `page` is page-aligned inside the region (the first, possibly
-        // partial, page is skipped), valid for an atomic byte access.
-        let byte = unsafe { &*(page as *const std::sync::atomic::AtomicU8) };
-        let v = byte.load(Ordering::Relaxed);
-        let _ = byte.compare_exchange(v, v, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
