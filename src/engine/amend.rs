@@ -88,16 +88,7 @@ impl Engine {
         let o = self.pool.orders[idx as usize];
         self.touched = o.instrument;
         if self.halted(o.instrument) {
-            self.hwm[ch] = urn;
-            let reason = RejectReason::Halted;
-            let r = Rejected {
-                ts_ns: self.now_ns,
-                session: s,
-                user_ref_idx: x,
-                user_ref_num: urn,
-                reason,
-            };
-            return sink.order_event(&OrderEvent::Rejected(r));
+            return self.reject_replace(ch, c, RejectReason::Halted, sink);
         }
         let p = self.replace_params(c, idx, &o);
         let spec = match self.validate(o.instrument, &p) {
@@ -107,6 +98,9 @@ impl Engine {
                 return self.reduce_resting(idx, o.leaves, sink);
             }
         };
+        if let Err(reason) = sink.admit_replace(c, o.instrument, o.leaves) {
+            return self.reject_replace(ch, c, reason, sink);
+        }
         self.hwm[ch] = urn;
         self.books[usize::from(o.instrument)].unlink(&mut self.pool.orders, idx);
         let number = self.take_order_number();
@@ -131,6 +125,27 @@ impl Engine {
         }
         self.rest(idx, spec.expire_ns);
         self.emit_replace_md(&o, idx, sink);
+    }
+
+    /// Refuses a Replace whose order stays as it was: consumes its UserRefNum on
+    /// channel `ch` and answers `Rejected`.
+    #[cold]
+    fn reject_replace<S: EventSink>(
+        &mut self,
+        ch: usize,
+        c: &Replace,
+        reason: RejectReason,
+        sink: &mut S,
+    ) {
+        self.hwm[ch] = c.user_ref_num;
+        let r = Rejected {
+            ts_ns: self.now_ns,
+            session: c.session,
+            user_ref_idx: c.user_ref_idx,
+            user_ref_num: c.user_ref_num,
+            reason,
+        };
+        sink.order_event(&OrderEvent::Rejected(r));
     }
 
     /// The Replace's order details, with unspecified appendages inherited.

@@ -505,6 +505,21 @@ pub trait EventSink {
     fn order_event(&mut self, event: &OrderEvent);
     /// A market-data event.
     fn market_event(&mut self, event: &MdEvent);
+    /// Asked before a valid Replace of a live order is applied, with the order's
+    /// instrument and open shares from the order line the engine has just read;
+    /// `Err(reason)` refuses it: the original stays intact and the replacement's
+    /// UserRefNum is consumed (as for a halted instrument). The default admits; the
+    /// pre-trade risk layer (`risk::RiskCore`) checks the account's limits here, so the
+    /// check shares the engine's lookup of the order instead of fetching it again.
+    #[inline(always)]
+    fn admit_replace(
+        &mut self,
+        _replace: &super::command::Replace,
+        _instrument: u16,
+        _leaves: u32,
+    ) -> Result<(), RejectReason> {
+        Ok(())
+    }
 }
 
 /// A sink that discards everything (benchmarks, warm-up).

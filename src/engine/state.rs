@@ -6,7 +6,7 @@ use super::book::Book;
 use super::command::Command;
 use super::event::{EventSink, Ignored, OrderEvent};
 use super::instrument::{Instrument, InstrumentError};
-use super::orders::{NIL, OrderPool};
+use super::orders::{LIVE, NIL, OrderPool};
 use super::timers::Timers;
 use super::types::{IgnoreReason, OrderRef, TradingState};
 use crate::config::{Config, EngineConfig, InstrumentConfig};
@@ -206,6 +206,20 @@ impl Engine {
         self.pool
             .lookup(order)
             .map(|i| self.pool.orders[i as usize].leaves)
+    }
+
+    /// Instrument and open shares of a live order (what the pre-trade check of a
+    /// Replace is given, [`EventSink::admit_replace`]), `None` if the handle is stale.
+    pub fn order_instrument_leaves(&self, order: OrderRef) -> Option<(u16, u32)> {
+        let o = &self.pool.orders[self.pool.lookup(order)? as usize];
+        Some((o.instrument, o.leaves))
+    }
+
+    /// The live order in pool slot `index`: its handle, UserRefIdx and UserRefNum (what
+    /// a Cancel of it names), `None` for a free slot.
+    pub fn order_at(&self, index: u32) -> Option<(OrderRef, u8, u32)> {
+        let o = self.pool.orders.get(index as usize)?;
+        (o.flags & LIVE != 0).then(|| (self.pool.handle(index), o.user_ref_idx, o.user_ref_num))
     }
 
     /// Next UserRefNum the channel accepts (OUCH Account Query).

