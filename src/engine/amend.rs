@@ -60,7 +60,7 @@ impl Engine {
             return self.emit_cancel_rejected(idx, sink);
         }
         self.pool.orders[idx as usize].side = c.side;
-        sink.order_event(&OrderEvent::Modified(Modified {
+        let event = OrderEvent::Modified(Modified {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -68,7 +68,8 @@ impl Engine {
             order: c.order,
             side: c.side,
             qty: leaves,
-        }));
+        });
+        sink.order_event_on(&event, o.view(o.leaves, leaves));
         if leaves < o.leaves {
             self.reduce_resting(idx, o.leaves - leaves, sink);
         }
@@ -111,7 +112,7 @@ impl Engine {
         n.order_number = number;
         apply_spec(n, &spec);
         self.disarm_timer(idx);
-        self.emit_replaced(idx, c.orig_user_ref_num, sink);
+        self.emit_replaced(idx, c.orig_user_ref_num, o.leaves, sink);
         let n = self.pool.orders[idx as usize];
         let crosses = self.books[usize::from(n.instrument)]
             .crossing_level(n.side.is_buy(), n.level)
@@ -176,10 +177,11 @@ impl Engine {
         }
     }
 
-    fn emit_replaced<S: EventSink>(&self, idx: u32, orig_urn: u32, sink: &mut S) {
+    fn emit_replaced<S: EventSink>(&self, idx: u32, orig_urn: u32, old_leaves: u32, sink: &mut S) {
         let o = &self.pool.orders[idx as usize];
         let price = self.instruments[usize::from(o.instrument)].level_price(o.level);
-        sink.order_event(&OrderEvent::Replaced(Replaced {
+        let view = o.view(old_leaves, o.leaves);
+        let event = OrderEvent::Replaced(Replaced {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -197,7 +199,8 @@ impl Engine {
                 Display::Hidden
             },
             instrument: o.instrument,
-        }));
+        });
+        sink.order_event_on(&event, view);
     }
 
     /// ITCH `D` of an order's old displayed incarnation.

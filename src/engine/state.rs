@@ -6,7 +6,7 @@ use super::book::Book;
 use super::command::Command;
 use super::event::{EventSink, Ignored, OrderEvent};
 use super::instrument::{Instrument, InstrumentError};
-use super::orders::{LIVE, NIL, OrderPool};
+use super::orders::{NIL, OrderPool};
 use super::timers::Timers;
 use super::types::{IgnoreReason, OrderRef, TradingState};
 use crate::config::{Config, EngineConfig, InstrumentConfig};
@@ -215,11 +215,12 @@ impl Engine {
         Some((o.instrument, o.leaves))
     }
 
-    /// The live order in pool slot `index`: its handle, UserRefIdx and UserRefNum (what
-    /// a Cancel of it names), `None` for a free slot.
-    pub fn order_at(&self, index: u32) -> Option<(OrderRef, u8, u32)> {
-        let o = self.pool.orders.get(index as usize)?;
-        (o.flags & LIVE != 0).then(|| (self.pool.handle(index), o.user_ref_idx, o.user_ref_num))
+    /// The first resting order of `session` (the oldest in its session list): its
+    /// handle, UserRefIdx and UserRefNum (what a Cancel of it names).
+    pub fn first_order_of(&self, session: u16) -> Option<(OrderRef, u8, u32)> {
+        let idx = *self.sess_head.get(usize::from(session))?;
+        let o = self.pool.orders.get(idx as usize)?;
+        Some((self.pool.handle(idx), o.user_ref_idx, o.user_ref_num))
     }
 
     /// Next UserRefNum the channel accepts (OUCH Account Query).

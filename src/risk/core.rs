@@ -8,7 +8,7 @@ use crate::engine::command::{Cancel, Control, Enter, Replace, Tick};
 use crate::engine::core::CommandProcessor;
 use crate::engine::event::Rejected;
 use crate::engine::types::{ControlAction, MARKET_PRICE, MAX_OUCH_QTY, RejectReason};
-use crate::engine::{Command, Engine, EngineError, EventSink, MdEvent, OrderEvent};
+use crate::engine::{Command, Engine, EngineError, EventSink, MdEvent, OrderEvent, OrderView};
 
 /// What the pre-trade screen decided for one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +82,12 @@ struct Rewrite<'a, S> {
 }
 
 impl<S: EventSink> EventSink for Rewrite<'_, S> {
+    fn order_event_on(&mut self, event: &OrderEvent, order: OrderView) {
+        self.ledger.observe(event, order);
+        self.inner.order_event_on(event, order);
+    }
+
     fn order_event(&mut self, event: &OrderEvent) {
-        self.ledger.observe(event);
         match event {
             OrderEvent::Rejected(j) => self.inner.order_event(&OrderEvent::Rejected(Rejected {
                 reason: self.reason,
@@ -112,8 +116,13 @@ impl<S: EventSink> EventSink for Observer<'_, S> {
     // it needs and the rest of the event may stay in registers; out of line, every
     // event was built in memory (+70 instructions per command, callgrind).
     #[inline(always)]
+    fn order_event_on(&mut self, event: &OrderEvent, order: OrderView) {
+        self.ledger.observe(event, order);
+        self.inner.order_event_on(event, order);
+    }
+
+    #[inline(always)]
     fn order_event(&mut self, event: &OrderEvent) {
-        self.ledger.observe(event);
         self.inner.order_event(event);
     }
 
@@ -140,8 +149,9 @@ impl<S: EventSink> EventSink for Observer<'_, S> {
 }
 
 impl RiskCore {
-    /// Wraps `engine`. `max_orders` must be the engine's `engine.max_orders` and
-    /// `max_sessions` its `engine.max_sessions`; account `i` is session `i` (sessions
+    /// Wraps `engine`. `max_sessions` must be the engine's `engine.max_sessions`
+    /// (`max_orders`, the engine's `engine.max_orders`, is not needed any more: the
+    /// per-order state is the engine's); account `i` is session `i` (sessions
     /// beyond `accounts` get [`AccountLimits::default`] and firm 0).
     pub fn new(
         engine: Engine,
@@ -164,7 +174,8 @@ impl RiskCore {
                 }
             })
             .collect();
-        let ledger = Ledger::new(max_orders, sessions, engine.instruments());
+        let _ = max_orders;
+        let ledger = Ledger::new(sessions, engine.instruments());
         RiskCore {
             engine,
             ledger,
@@ -251,18 +262,14 @@ impl RiskCore {
         h
     }
 
-    /// Hints the CPU to fetch the state `cmd` reads first: a Replace's or Cancel's
-    /// ledger entry (a data-dependent miss otherwise) and engine order line, an Enter's
-    /// exposure line. `serve`'s core calls it one record ahead of processing, before
-    /// the journal append (`docs/RISK.md`, Cost).
+    /// Hints the CPU to fetch the state `cmd` reads first: the engine's (a Replace's or
+    /// Cancel's order line) and an Enter's exposure line. `serve`'s core calls it one
+    /// record ahead of processing, before the journal append (`docs/RISK.md`, Cost).
     #[inline(always)]
     pub fn prefetch(&self, cmd: &Command) {
         self.engine.prefetch(cmd);
-        match cmd {
-            Command::Replace(r) => self.ledger.prefetch(r.order),
-            Command::Cancel(c) => self.ledger.prefetch(c.order),
-            Command::Enter(e) => self.ledger.prefetch_exposure(e.session, e.instrument),
-            _ => {}
+        if let Command::Enter(e) = cmd {
+            self.ledger.prefetch_exposure(e.session, e.instrument);
         }
     }
 
@@ -276,10 +283,6 @@ impl RiskCore {
     pub fn screen(&self, cmd: &Command) -> Screen {
         match cmd {
             Command::Enter(e) => self.screen_enter(e),
-            Command::Cancel(c) => {
-                self.ledger.prefetch(c.order);
-                Screen::Pass
-            }
             Command::Control(_) => Screen::Control,
             _ => Screen::Pass,
         }
@@ -362,21 +365,21 @@ impl RiskCore {
     /// Kill switch: blocks `account` (new orders and replaces are rejected with
     /// [`RiskReject::FirmNotAuthorized`]) and cancels every open order of it through
     /// the engine (a full Cancel per order: `Canceled`, reason `U`; no UserRefNum is
-    /// consumed). Returns the orders cancelled. Takes one scan of the ledger up to the
-    /// highest order-pool index in use (8-byte entries), not per command.
+    /// consumed), walking the engine's list of the account's resting orders. Returns
+    /// the orders cancelled.
     pub fn kill<S: EventSink>(&mut self, account: u16, ts_ns: u64, sink: &mut S) -> u32 {
         let Some(a) = self.accounts.get_mut(usize::from(account)) else {
             return 0;
         };
         a.blocked = true;
         let mut canceled = 0;
-        let mut from = 0;
-        // One forward pass: a cancel only removes orders, so the scan never revisits.
-        while let Some(i) = self.ledger.next_order_of(account, from) {
-            from = i + 1;
-            let Some((order, user_ref_idx, user_ref_num)) = self.engine.order_at(i) else {
-                continue;
-            };
+        let mut last = None;
+        // The account's resting orders, oldest first: each full cancel unlinks the head.
+        while let Some((order, user_ref_idx, user_ref_num)) = self.engine.first_order_of(account) {
+            if last == Some(order) {
+                break; // not cancelled (never expected): stop rather than spin
+            }
+            last = Some(order);
             let cancel = Command::Cancel(Cancel {
                 ts_ns,
                 session: account,
