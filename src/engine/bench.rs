@@ -206,15 +206,17 @@ pub fn report_with(
             "instruments": args.instruments,
             "chunk": args.chunk,
             "machine": Machine::this_host(),
-            "method": "same stream, generated before the run; venues interleaved per chunk; \
-                       even chunks timed whole (cmds_per_s, all work included), odd chunks \
-                       time each command's execute (our engine: one Engine::process) between \
-                       fenced TSC reads (lfence; rdtsc; lfence; includes one clock read, \
-                       excludes the histogram record and the session-layer id map); first \
-                       5% of chunks discarded; one pinned thread; ratios.risk_overhead = \
-                       median over throughput chunks of (tickgate+risk chunk time ÷ \
-                       tickgate time of the same chunk), risk_overhead_total = the whole \
-                       run's throughput ratio",
+            "method": "same stream, generated before the run; venues interleaved; \
+                       chunks in pairs, each venue runs both chunks of a pair in a row: \
+                       the first times each command's execute (our engine: one \
+                       Engine::process) between fenced TSC reads (lfence; rdtsc; lfence; \
+                       includes one clock read, excludes the histogram record and the \
+                       session-layer id map), the second is timed whole (cmds_per_s, all \
+                       work included, the venue's own state in the caches); first 5% of \
+                       chunks discarded; one pinned thread; ratios.risk_overhead = median \
+                       over throughput chunks of (tickgate+risk chunk time ÷ tickgate time \
+                       of the same chunk), risk_overhead_total = the whole run's \
+                       throughput ratio",
             "variants": variants,
             "ratios": {
                 "throughput_vs_best_peer": vs_best,
