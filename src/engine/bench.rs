@@ -170,14 +170,16 @@ pub fn report_with(
     println!("throughput vs best peer: {vs_best}   {peer_notes}");
     let base = results.iter().find(|m| m.name == ours);
     let with_risk = results.iter().find(|m| m.name == risk::VARIANT);
-    // Time per command with ÷ without, chunk by chunk (the same commands, run next to
-    // each other), median over the run; and over the whole run (throughput without ÷
-    // with), which one stall of the host can move by 10%.
+    // Time per command with ÷ without: the median time of the throughput chunks each
+    // ran right after its own previous chunk (warm, as a core alone on its CPU); and
+    // over the whole run (throughput without ÷ with: half of each venue's chunks start
+    // after the other evicted it, and one stall of the host moves it by 10%).
     let (risk_overhead, risk_overhead_total) = match (base, with_risk) {
         (Some(a), Some(b)) => (
             json!(
-                b.median_chunk_ratio(a)
-                    .map(|r| (r * 1000.0).round() / 1000.0)
+                b.warm_chunk_median_ns()
+                    .zip(a.warm_chunk_median_ns())
+                    .map(|(b, a)| ratio(b, a))
             ),
             json!(ratio(a.cmds_per_s(), b.cmds_per_s())),
         ),
@@ -185,7 +187,7 @@ pub fn report_with(
     };
     if with_risk.is_some() {
         println!(
-            "risk overhead (time per command with ÷ without risk, median of chunk pairs): \
+            "risk overhead (time per command with ÷ without risk, warm chunks' medians): \
              {risk_overhead} (whole run: {risk_overhead_total})"
         );
     }
@@ -206,17 +208,16 @@ pub fn report_with(
             "instruments": args.instruments,
             "chunk": args.chunk,
             "machine": Machine::this_host(),
-            "method": "same stream, generated before the run; venues interleaved; \
-                       chunks in pairs, each venue runs both chunks of a pair in a row: \
-                       the first times each command's execute (our engine: one \
-                       Engine::process) between fenced TSC reads (lfence; rdtsc; lfence; \
-                       includes one clock read, excludes the histogram record and the \
-                       session-layer id map), the second is timed whole (cmds_per_s, all \
-                       work included, the venue's own state in the caches); first 5% of \
-                       chunks discarded; one pinned thread; ratios.risk_overhead = median \
-                       over throughput chunks of (tickgate+risk chunk time ÷ tickgate time \
-                       of the same chunk), risk_overhead_total = the whole run's \
-                       throughput ratio",
+            "method": "same stream, generated before the run; venues interleaved per chunk; \
+                       even chunks timed whole (cmds_per_s, all work included), odd chunks \
+                       time each command's execute (our engine: one Engine::process) between \
+                       fenced TSC reads (lfence; rdtsc; lfence; includes one clock read, \
+                       excludes the histogram record and the session-layer id map); first \
+                       5% of chunks discarded; one pinned thread; ratios.risk_overhead = \
+                       median time of tickgate+risk's throughput chunks run right after \
+                       its own previous chunk ÷ the same for tickgate (warm: half of each \
+                       venue's chunks, alternating), risk_overhead_total = the whole \
+                       run's throughput ratio",
             "variants": variants,
             "ratios": {
                 "throughput_vs_best_peer": vs_best,

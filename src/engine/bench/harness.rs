@@ -1,16 +1,15 @@
 //! The benchmark loop shared by `tickgate bench engine` and `bench/engine.rs`.
 //!
-//! Venues (our engine, peers) see the same stream, in pairs of chunks, interleaved (A B
-//! C A B C …) so drift of this noisy VM hits all alike. Each venue runs a pair's first
-//! chunk timing each command's [`Venue::execute`] alone between two fenced TSC reads
-//! (`lfence; rdtsc; lfence`: the second read waits until every instruction of the
-//! command has completed, and none of the command's loads starts before the first), so
-//! a latency sample is the venue's whole matching work plus one clock read, without the
-//! harness's bookkeeping (the histogram record, and the id translation a session layer
-//! does on its own thread in production); then, straight after, the pair's second chunk
-//! timed as a whole (throughput, no per-command clock reads, every phase of every
-//! command included), with its own state in the caches. The first chunks warm up and
-//! are discarded.
+//! Venues (our engine, peers) see the same stream, chunk by chunk, interleaved (A B C A B
+//! C …, rotating who goes first every two chunks) so drift of this noisy VM hits all alike. Even chunks
+//! are timed as a whole (throughput, no per-command clock reads, every phase of every
+//! command included); odd chunks time each command's [`Venue::execute`] alone between
+//! two fenced TSC reads (`lfence; rdtsc; lfence`: the second read waits until every
+//! instruction of the command has completed, and none of the command's loads starts
+//! before the first), so a latency sample is the venue's whole matching work plus one
+//! clock read, without the harness's bookkeeping (the histogram record, and the id
+//! translation a session layer does on its own thread in production). The first chunks
+//! warm up and are discarded.
 
 use hdrhistogram::Histogram;
 
@@ -128,8 +127,9 @@ pub struct Measured {
     pub throughput_cmds: u64,
     /// Time spent in the throughput chunks.
     pub throughput_ns: u64,
-    /// Time of each throughput chunk, in run order (the same chunks for every venue).
-    pub chunk_ns: Vec<u64>,
+    /// Time of each throughput chunk the venue ran right after its own previous chunk
+    /// (its state still in the caches), in run order.
+    pub warm_chunk_ns: Vec<u64>,
     /// Per-command latency of the latency chunks.
     pub hist: Histogram<u64>,
     /// The venue's end-of-run summary.
@@ -145,27 +145,22 @@ impl Measured {
         self.throughput_cmds as f64 * 1e9 / self.throughput_ns as f64
     }
 
-    /// The median over throughput chunks of this venue's chunk time ÷ `base`'s time for
-    /// the same chunk (run next to it): the time ratio per command, robust to a stall
-    /// that hits one chunk (on this VM the kernel gives normal tasks 50 ms of every
-    /// second, even against a SCHED_FIFO spinner, while others are busy).
-    pub fn median_chunk_ratio(&self, base: &Measured) -> Option<f64> {
-        let mut r: Vec<f64> = self
-            .chunk_ns
-            .iter()
-            .zip(&base.chunk_ns)
-            .filter(|&(_, &b)| b > 0)
-            .map(|(&a, &b)| a as f64 / b as f64)
-            .collect();
-        if r.is_empty() {
+    /// The median time of the throughput chunks the venue ran right after its own
+    /// previous chunk (`warm_chunk_ns`): with two venues, half of each one's chunks.
+    /// The median is robust to a stall that hits one chunk (on this VM the kernel gives
+    /// normal tasks 50 ms of every second, even against a SCHED_FIFO spinner, while
+    /// others are busy).
+    pub fn warm_chunk_median_ns(&self) -> Option<f64> {
+        let mut t = self.warm_chunk_ns.clone();
+        if t.is_empty() {
             return None;
         }
-        r.sort_by(f64::total_cmp);
-        let n = r.len();
+        t.sort_unstable();
+        let n = t.len();
         Some(if n % 2 == 1 {
-            r[n / 2]
+            t[n / 2] as f64
         } else {
-            (r[n / 2 - 1] + r[n / 2]) / 2.0
+            (t[n / 2 - 1] + t[n / 2]) as f64 / 2.0
         })
     }
 }
@@ -187,42 +182,40 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
             name: v.name(),
             throughput_cmds: 0,
             throughput_ns: 0,
-            chunk_ns: Vec::with_capacity(chunks.div_ceil(2) as usize),
+            warm_chunk_ns: Vec::with_capacity(chunks.div_ceil(2) as usize),
             hist: latency_histogram(),
             summary: String::new(),
         })
         .collect();
     let mut scratch = latency_histogram();
-    let stream = generate(cfg.stream, chunks.div_ceil(2) as usize * 2 * chunk);
-    let n = venues.len();
-    for (pair, cmds) in stream.chunks_exact(2 * chunk).enumerate() {
-        let warm = (2 * pair as u64) < cfg.warmup_chunks;
-        let (latency, throughput) = cmds.split_at(chunk);
-        // Each venue runs its latency chunk, then straight after it its throughput
-        // chunk, so every throughput chunk starts with the venue's own state in the
-        // caches (as a core alone on its CPU) and every latency chunk starts after
-        // another venue ran. Interleaving single chunks instead (A B | B A | …) ran
-        // half of each venue's throughput chunks right after its rival had evicted
-        // it: per-chunk ratios alternated ≈1.5 / ≈0.95 for `tickgate+risk` ÷
-        // `tickgate`. With three or more venues the order rotates every pair (the last
-        // one never goes first); with two it is fixed, which already alternates.
-        let shift = if n > 2 { pair % n } else { 0 };
-        for k in 0..n {
-            let i = (k + shift) % n;
+    let stream = generate(cfg.stream, chunks as usize * chunk);
+    // The venue that ran the last chunk: a throughput chunk it runs next starts warm.
+    let mut last = None;
+    for (c, cmds) in stream.chunks_exact(chunk).enumerate() {
+        let c = c as u64;
+        let warm = c < cfg.warmup_chunks;
+        // Rotate who goes first every *two* chunks: rotating every chunk would, with two
+        // venues, always run the same venue first on the throughput (even) chunks and
+        // the other first on the latency (odd) chunks, so one of them would always
+        // start warm (it ran last) where the other starts after its rival.
+        for k in 0..venues.len() {
+            let i = (k + (c / 2) as usize) % venues.len();
             let (v, m) = (&mut venues[i], &mut out[i]);
-            v.run_timed(
-                latency,
-                clock,
-                if warm { &mut scratch } else { &mut m.hist },
-            );
-            let t0 = clock.now();
-            v.run_untimed(throughput);
-            let dt = clock.ticks_to_ns(clock.now() - t0);
-            if !warm {
-                m.throughput_cmds += throughput.len() as u64;
-                m.throughput_ns += dt;
-                m.chunk_ns.push(dt);
+            if c % 2 == 1 {
+                v.run_timed(cmds, clock, if warm { &mut scratch } else { &mut m.hist });
+            } else {
+                let t0 = clock.now();
+                v.run_untimed(cmds);
+                let dt = clock.ticks_to_ns(clock.now() - t0);
+                if !warm {
+                    m.throughput_cmds += cmds.len() as u64;
+                    m.throughput_ns += dt;
+                    if last == Some(i) {
+                        m.warm_chunk_ns.push(dt);
+                    }
+                }
             }
+            last = Some(i);
         }
     }
     for (v, m) in venues.iter().zip(&mut out) {
