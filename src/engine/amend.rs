@@ -60,7 +60,7 @@ impl Engine {
             return self.emit_cancel_rejected(idx, sink);
         }
         self.pool.orders[idx as usize].side = c.side;
-        sink.order_event(&OrderEvent::Modified(Modified {
+        let event = OrderEvent::Modified(Modified {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -68,7 +68,8 @@ impl Engine {
             order: c.order,
             side: c.side,
             qty: leaves,
-        }));
+        });
+        sink.order_event_on(&event, o.view(o.leaves, leaves));
         if leaves < o.leaves {
             self.reduce_resting(idx, o.leaves - leaves, sink);
         }
@@ -88,16 +89,7 @@ impl Engine {
         let o = self.pool.orders[idx as usize];
         self.touched = o.instrument;
         if self.halted(o.instrument) {
-            self.hwm[ch] = urn;
-            let reason = RejectReason::Halted;
-            let r = Rejected {
-                ts_ns: self.now_ns,
-                session: s,
-                user_ref_idx: x,
-                user_ref_num: urn,
-                reason,
-            };
-            return sink.order_event(&OrderEvent::Rejected(r));
+            return self.reject_replace(ch, c, RejectReason::Halted, sink);
         }
         let p = self.replace_params(c, idx, &o);
         let spec = match self.validate(o.instrument, &p) {
@@ -107,6 +99,9 @@ impl Engine {
                 return self.reduce_resting(idx, o.leaves, sink);
             }
         };
+        if let Err(reason) = sink.admit_replace(c, o.instrument, o.leaves) {
+            return self.reject_replace(ch, c, reason, sink);
+        }
         self.hwm[ch] = urn;
         self.books[usize::from(o.instrument)].unlink(&mut self.pool.orders, idx);
         let number = self.take_order_number();
@@ -117,7 +112,7 @@ impl Engine {
         n.order_number = number;
         apply_spec(n, &spec);
         self.disarm_timer(idx);
-        self.emit_replaced(idx, c.orig_user_ref_num, sink);
+        self.emit_replaced(idx, c.orig_user_ref_num, o.leaves, sink);
         let n = self.pool.orders[idx as usize];
         let crosses = self.books[usize::from(n.instrument)]
             .crossing_level(n.side.is_buy(), n.level)
@@ -131,6 +126,27 @@ impl Engine {
         }
         self.rest(idx, spec.expire_ns);
         self.emit_replace_md(&o, idx, sink);
+    }
+
+    /// Refuses a Replace whose order stays as it was: consumes its UserRefNum on
+    /// channel `ch` and answers `Rejected`.
+    #[cold]
+    fn reject_replace<S: EventSink>(
+        &mut self,
+        ch: usize,
+        c: &Replace,
+        reason: RejectReason,
+        sink: &mut S,
+    ) {
+        self.hwm[ch] = c.user_ref_num;
+        let r = Rejected {
+            ts_ns: self.now_ns,
+            session: c.session,
+            user_ref_idx: c.user_ref_idx,
+            user_ref_num: c.user_ref_num,
+            reason,
+        };
+        sink.order_event(&OrderEvent::Rejected(r));
     }
 
     /// The Replace's order details, with unspecified appendages inherited.
@@ -161,10 +177,11 @@ impl Engine {
         }
     }
 
-    fn emit_replaced<S: EventSink>(&self, idx: u32, orig_urn: u32, sink: &mut S) {
+    fn emit_replaced<S: EventSink>(&self, idx: u32, orig_urn: u32, old_leaves: u32, sink: &mut S) {
         let o = &self.pool.orders[idx as usize];
         let price = self.instruments[usize::from(o.instrument)].level_price(o.level);
-        sink.order_event(&OrderEvent::Replaced(Replaced {
+        let view = o.view(old_leaves, o.leaves);
+        let event = OrderEvent::Replaced(Replaced {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -182,7 +199,8 @@ impl Engine {
                 Display::Hidden
             },
             instrument: o.instrument,
-        }));
+        });
+        sink.order_event_on(&event, view);
     }
 
     /// ITCH `D` of an order's old displayed incarnation.

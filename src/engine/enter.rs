@@ -179,7 +179,8 @@ impl Engine {
     fn emit_accepted<S: EventSink>(&self, idx: u32, qty: u32, sink: &mut S) {
         let o = &self.pool.orders[idx as usize];
         let ins = &self.instruments[usize::from(o.instrument)];
-        sink.order_event(&OrderEvent::Accepted(Accepted {
+        let view = o.view(0, qty);
+        let event = OrderEvent::Accepted(Accepted {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -196,7 +197,8 @@ impl Engine {
             } else {
                 Display::Hidden
             },
-        }));
+        });
+        sink.order_event_on(&event, view);
     }
 
     /// MinQty check, matching, then rest (Day/GTT) or cancel the remainder (IOC).
@@ -267,7 +269,9 @@ impl Engine {
         sink: &mut S,
     ) {
         let o = &self.pool.orders[idx as usize];
-        sink.order_event(&OrderEvent::Canceled(Canceled {
+        // Emitted before the order is reduced.
+        let view = o.view(o.leaves, o.leaves.saturating_sub(qty));
+        let event = OrderEvent::Canceled(Canceled {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -275,7 +279,8 @@ impl Engine {
             order: self.pool.handle(idx),
             qty,
             reason,
-        }));
+        });
+        sink.order_event_on(&event, view);
     }
 
     /// Appends a resting order to its session's list (once per order chain).

@@ -499,12 +499,50 @@ record_enum! {
     }
 }
 
+/// The engine's view of the live order a session event changes (`Accepted`,
+/// `Executed`, `Canceled`, `AiqCanceled`, `Replaced`, `Modified`): read from the order's
+/// line as the engine emits the event, so an observer keeping per-order state (the
+/// pre-trade risk ledger) needs no table of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderView {
+    /// The order's instrument.
+    pub instrument: u16,
+    /// Buy side (every sell flavour is `false`; a Replace or Modify keeps the book side).
+    pub buy: bool,
+    /// Open shares before the event (0 for `Accepted`).
+    pub leaves_before: u32,
+    /// Open shares after it (0: the order is gone).
+    pub leaves_after: u32,
+}
+
 /// Where the core writes its events, in the order it produces them.
 pub trait EventSink {
     /// An event for `event.session()`.
     fn order_event(&mut self, event: &OrderEvent);
+    /// A session event that changes a live order, with the engine's [`OrderView`] of it.
+    /// The default forwards to [`Self::order_event`].
+    #[inline(always)]
+    fn order_event_on(&mut self, event: &OrderEvent, order: OrderView) {
+        let _ = order;
+        self.order_event(event);
+    }
     /// A market-data event.
     fn market_event(&mut self, event: &MdEvent);
+    /// Asked before a valid Replace of a live order is applied, with the order's
+    /// instrument and open shares from the order line the engine has just read;
+    /// `Err(reason)` refuses it: the original stays intact and the replacement's
+    /// UserRefNum is consumed (as for a halted instrument). The default admits; the
+    /// pre-trade risk layer (`risk::RiskCore`) checks the account's limits here, so the
+    /// check shares the engine's lookup of the order instead of fetching it again.
+    #[inline(always)]
+    fn admit_replace(
+        &mut self,
+        _replace: &super::command::Replace,
+        _instrument: u16,
+        _leaves: u32,
+    ) -> Result<(), RejectReason> {
+        Ok(())
+    }
 }
 
 /// A sink that discards everything (benchmarks, warm-up).

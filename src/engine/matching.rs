@@ -119,7 +119,9 @@ impl Engine {
         sink: &mut S,
     ) {
         let o = &self.pool.orders[idx as usize];
-        sink.order_event(&OrderEvent::Executed(Executed {
+        // Emitted after the order was reduced.
+        let view = o.view(o.leaves + qty, o.leaves);
+        let event = OrderEvent::Executed(Executed {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -129,7 +131,8 @@ impl Engine {
             price,
             match_number,
             liquidity,
-        }));
+        });
+        sink.order_event_on(&event, view);
     }
 
     /// ITCH `E` for a displayed maker, `P` (order number 0) for a hidden one.
@@ -229,7 +232,9 @@ impl Engine {
 
     fn emit_aiq<S: EventSink>(&self, a: Aiq, sink: &mut S) {
         let o = &self.pool.orders[a.idx as usize];
-        sink.order_event(&OrderEvent::AiqCanceled(AiqCanceled {
+        // Emitted before the order is decremented.
+        let view = o.view(o.leaves, o.leaves.saturating_sub(a.decrement));
+        let event = OrderEvent::AiqCanceled(AiqCanceled {
             ts_ns: self.now_ns,
             session: o.session,
             user_ref_idx: o.user_ref_idx,
@@ -240,7 +245,8 @@ impl Engine {
             price: a.price,
             liquidity: a.liquidity,
             strategy: a.strategy,
-        }));
+        });
+        sink.order_event_on(&event, view);
     }
 
     /// Takes `qty` open shares off a resting order — reserve first, then displayed —

@@ -31,7 +31,7 @@ pub mod types;
 pub mod wire;
 
 pub use command::Command;
-pub use event::{AnyEvent, EventSink, MdEvent, NullSink, OrderEvent, VecSink};
+pub use event::{AnyEvent, EventSink, MdEvent, NullSink, OrderEvent, OrderView, VecSink};
 pub use instrument::Instrument;
 pub use state::{Engine, EngineError};
 pub use types::{

@@ -77,6 +77,18 @@ impl Order {
         stp: StpMode::None,
     };
 
+    /// The view of this order an event carries to observers: open shares `before` →
+    /// `after` the event.
+    #[inline(always)]
+    pub fn view(&self, before: u32, after: u32) -> super::event::OrderView {
+        super::event::OrderView {
+            instrument: self.instrument,
+            buy: self.side.is_buy(),
+            leaves_before: before,
+            leaves_after: after,
+        }
+    }
+
     /// True when the order prints on market data.
     #[inline]
     pub fn visible(&self) -> bool {

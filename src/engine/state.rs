@@ -208,6 +208,21 @@ impl Engine {
             .map(|i| self.pool.orders[i as usize].leaves)
     }
 
+    /// Instrument and open shares of a live order (what the pre-trade check of a
+    /// Replace is given, [`EventSink::admit_replace`]), `None` if the handle is stale.
+    pub fn order_instrument_leaves(&self, order: OrderRef) -> Option<(u16, u32)> {
+        let o = &self.pool.orders[self.pool.lookup(order)? as usize];
+        Some((o.instrument, o.leaves))
+    }
+
+    /// The first resting order of `session` (the oldest in its session list): its
+    /// handle, UserRefIdx and UserRefNum (what a Cancel of it names).
+    pub fn first_order_of(&self, session: u16) -> Option<(OrderRef, u8, u32)> {
+        let idx = *self.sess_head.get(usize::from(session))?;
+        let o = self.pool.orders.get(idx as usize)?;
+        Some((self.pool.handle(idx), o.user_ref_idx, o.user_ref_num))
+    }
+
     /// Next UserRefNum the channel accepts (OUCH Account Query).
     pub fn next_user_ref_num(&self, session: u16, user_ref_idx: u8) -> Option<u32> {
         let ch = self.channel(session, user_ref_idx)?;

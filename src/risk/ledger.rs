@@ -1,19 +1,18 @@
-//! The risk view of every live order, open-order counts and positions, kept in step
+//! Open-order counts, positions and open quantities of every account, kept in step
 //! with the engine by observing its session events (the single writer is the core).
 //!
-//! Orders are found by the pool index of their [`OrderRef`] (dense, below
-//! `engine.max_orders`), so no event hashes. What every event needs (open shares, side,
-//! instrument, session) is 8 bytes per order in a *hot* table that stays cache-resident
-//! for ~200k live orders; what only order entry, Replace and the kill switch need
-//! (generation, UserRefNum, channel) is in a separate *cold* table. An order dies when
-//! its open quantity reaches 0, whichever event did it.
+//! Each event that changes a live order comes with the engine's view of that order
+//! ([`OrderView`]: instrument, side, open shares before and after), read from the order
+//! line the engine has just written, so the ledger keeps no per-order table: an event
+//! touches one exposure entry (per account and instrument), the account's open-order
+//! count and, for a fill, the instrument's prices — small tables that stay in cache.
 //!
-//! NB: a single 24-byte slot per order (both tables in one) missed the cache on most
-//! cancels and fills and cost ≈70 ns per command on `tickgate bench engine`; the split
-//! keeps the event path in the hot table (bench/RESULTS.md, "Risk").
+//! NB: a per-order table (8 bytes per order, indexed by pool slot) cost one more cache
+//! line per event on top of the engine's order line: on `tickgate bench engine`
+//! ≈ 40% more time per command than the engine alone (bench/RESULTS.md, "Risk").
 
 use super::limits::Exposure;
-use crate::engine::{Instrument, OrderEvent, OrderRef};
+use crate::engine::{Instrument, OrderEvent, OrderView};
 
 /// An instrument's prices as the collar sees them (one line per instrument, kept next
 /// to the other risk state instead of reading the engine's instrument table).
@@ -32,45 +31,9 @@ pub struct Prices {
     pub band_high: u64,
 }
 
-/// Open-shares bit that marks a buy order (quantities are below 2^20).
-const BUY: u32 = 1 << 31;
-
-/// What every event of a live order needs (8 bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Hot {
-    /// Open shares, with [`BUY`] set for a buy order; 0 = no live order.
-    leaves_side: u32,
-    pub instrument: u16,
-    pub session: u16,
-}
-
-impl Hot {
-    #[inline]
-    pub fn leaves(self) -> u32 {
-        self.leaves_side & !BUY
-    }
-
-    #[inline]
-    pub fn buy(self) -> bool {
-        self.leaves_side & BUY != 0
-    }
-}
-
-/// What identifies a live order to the engine (entry, Replace, kill switch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Cold {
-    /// The handle's generation (never 0 for a live order).
-    pub generation: u32,
-    /// Current UserRefNum (a Replace changes it).
-    pub user_ref_num: u32,
-    pub user_ref_idx: u8,
-}
-
-/// Orders, open counts and positions of every account.
+/// Open counts and positions of every account.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    hot: Vec<Hot>,
-    cold: Vec<Cold>,
     /// Per (session, instrument): `session * instruments + instrument`.
     exposure: Vec<Exposure>,
     /// Live orders per session.
@@ -78,16 +41,13 @@ pub struct Ledger {
     /// Collar reference and band per instrument.
     prices: Vec<Prices>,
     instruments: usize,
-    /// One past the highest slot index ever used (bounds the kill-switch scan).
-    high_index: u32,
-    /// Events naming an order the ledger does not track (should stay 0).
+    /// Events naming an account or instrument the ledger does not know (should stay 0).
     untracked: u64,
 }
 
 impl Ledger {
-    /// A ledger for `max_orders` live orders, `sessions` accounts and the engine's
-    /// instruments.
-    pub fn new(max_orders: u32, sessions: usize, instruments: &[Instrument]) -> Self {
+    /// A ledger for `sessions` accounts and the engine's instruments.
+    pub fn new(sessions: usize, instruments: &[Instrument]) -> Self {
         let prices: Vec<Prices> = instruments
             .iter()
             .map(|i| Prices {
@@ -100,13 +60,10 @@ impl Ledger {
             .collect();
         let instruments = prices.len();
         Ledger {
-            hot: huge_vec(max_orders as usize),
-            cold: huge_vec(max_orders as usize),
             exposure: vec![Exposure::default(); sessions * instruments],
             open_orders: vec![0; sessions],
             prices,
             instruments,
-            high_index: 0,
             untracked: 0,
         }
     }
@@ -148,36 +105,10 @@ impl Ledger {
         }
     }
 
-    /// Events that named an order the ledger did not know (0 unless out of step).
+    /// Events that named an account or instrument the ledger did not know (0 unless
+    /// out of step).
     pub fn untracked(&self) -> u64 {
         self.untracked
-    }
-
-    /// The live order `order` (its generation checked), as (hot, cold).
-    #[inline]
-    pub(crate) fn live(&self, order: OrderRef) -> Option<(Hot, Cold)> {
-        let i = order.index() as usize;
-        let (h, c) = (*self.hot.get(i)?, *self.cold.get(i)?);
-        (h.leaves() != 0 && c.generation == order.generation()).then_some((h, c))
-    }
-
-    /// The hot entry of `order` if a live order occupies its slot (generation not
-    /// checked: see [`Self::live`]).
-    #[inline]
-    pub(crate) fn hot(&self, order: OrderRef) -> Option<Hot> {
-        self.hot
-            .get(order.index() as usize)
-            .copied()
-            .filter(|h| h.leaves() != 0)
-    }
-
-    /// Hints the CPU to fetch the hot entry of `order` (a Cancel's, before the engine
-    /// runs it).
-    #[inline]
-    pub(crate) fn prefetch(&self, order: OrderRef) {
-        if let Some(h) = self.hot.get(order.index() as usize) {
-            prefetch_read(h);
-        }
     }
 
     /// Hints the CPU to fetch the exposure line of (`session`, `instrument`).
@@ -188,131 +119,31 @@ impl Ledger {
         }
     }
 
-    /// The first live order of `session` at pool index `from` or above:
-    /// (its index, handle, cold entry).
-    pub(crate) fn next_order_of(&self, session: u16, from: u32) -> Option<(u32, OrderRef, Cold)> {
-        let end = self.high_index as usize;
-        let start = (from as usize).min(end);
-        let offset = self.hot[start..end]
-            .iter()
-            .position(|h| h.leaves() != 0 && h.session == session)?;
-        let i = start + offset;
-        let c = self.cold[i];
-        Some((i as u32, OrderRef::new(i as u32, c.generation), c))
-    }
-
-    /// Updates the books from one session event of the engine.
+    /// Updates the books from one session event of the engine that changed a live
+    /// order, with the engine's view of that order.
     #[inline(always)]
-    pub fn observe(&mut self, event: &OrderEvent) {
-        match event {
-            OrderEvent::Accepted(a) => self.accepted(a),
-            OrderEvent::Executed(e) => self.reduce(e.order, e.qty, Some(e.price)),
-            OrderEvent::Canceled(c) => self.reduce(c.order, c.qty, None),
-            OrderEvent::AiqCanceled(d) => self.reduce(d.order, d.decrement, None),
-            OrderEvent::Replaced(r) => self.set_leaves(r.order, r.qty, Some(r.user_ref_num)),
-            OrderEvent::Modified(m) => self.set_leaves(m.order, m.qty, None),
-            OrderEvent::Rejected(_)
-            | OrderEvent::CancelRejected(_)
-            | OrderEvent::MassCancelResponse(_)
-            | OrderEvent::Restated(_)
-            | OrderEvent::Ignored(_)
-            | OrderEvent::Echoed(_) => {}
-        }
-    }
-
-    #[inline(always)]
-    fn accepted(&mut self, a: &crate::engine::event::Accepted) {
-        let i = a.order.index() as usize;
-        let ok = i < self.hot.len()
-            && usize::from(a.instrument) < self.instruments
-            && usize::from(a.session) < self.open_orders.len()
-            && a.qty != 0
-            && a.qty & BUY == 0;
-        if !ok {
+    pub fn observe(&mut self, event: &OrderEvent, order: OrderView) {
+        let (s, i) = (usize::from(event.session()), usize::from(order.instrument));
+        if s >= self.open_orders.len() || i >= self.instruments {
             self.untracked += 1;
             return;
         }
-        let buy = a.side.is_buy();
-        self.hot[i] = Hot {
-            leaves_side: a.qty | if buy { BUY } else { 0 },
-            instrument: a.instrument,
-            session: a.session,
-        };
-        self.cold[i] = Cold {
-            generation: a.order.generation(),
-            user_ref_num: a.user_ref_num,
-            user_ref_idx: a.user_ref_idx,
-        };
-        self.high_index = self.high_index.max(i as u32 + 1);
-        self.open_orders[usize::from(a.session)] += 1;
-        let e = self.exposure_mut(a.session, a.instrument);
-        *open_side(e, buy) += i64::from(a.qty);
-    }
-
-    /// `qty` shares left the order; a fill (`fill_price`) also moves the position and
-    /// the instrument's last trade price.
-    #[inline(always)]
-    fn reduce(&mut self, order: OrderRef, qty: u32, fill_price: Option<u64>) {
-        let Some(h) = self
-            .hot
-            .get_mut(order.index() as usize)
-            .filter(|h| h.leaves() != 0)
-        else {
-            self.untracked += 1;
-            return;
-        };
-        let qty = qty.min(h.leaves());
-        h.leaves_side -= qty;
-        let h = *h;
-        if h.leaves() == 0 {
-            self.hot[order.index() as usize].leaves_side = 0;
-            self.open_orders[usize::from(h.session)] -= 1;
-        }
-        if let Some(price) = fill_price {
-            let p = &mut self.prices[usize::from(h.instrument)];
-            p.reference = price;
+        let e = &mut self.exposure[s * self.instruments + i];
+        let (before, after) = (order.leaves_before, order.leaves_after);
+        *open_side(e, order.buy) += i64::from(after) - i64::from(before);
+        if let OrderEvent::Executed(x) = event {
+            let qty = i64::from(x.qty);
+            e.net += if order.buy { qty } else { -qty };
+            let p = &mut self.prices[i];
+            p.reference = x.price;
             p.traded = true;
         }
-        let e = self.exposure_mut(h.session, h.instrument);
-        *open_side(e, h.buy()) -= i64::from(qty);
-        if fill_price.is_some() {
-            e.net += if h.buy() {
-                i64::from(qty)
-            } else {
-                -i64::from(qty)
-            };
+        let open = &mut self.open_orders[s];
+        if before == 0 && after != 0 {
+            *open += 1;
+        } else if before != 0 && after == 0 {
+            *open = open.saturating_sub(1);
         }
-    }
-
-    /// The order's open shares are now `leaves` (Replace, Modify).
-    #[inline(always)]
-    fn set_leaves(&mut self, order: OrderRef, leaves: u32, user_ref_num: Option<u32>) {
-        let i = order.index() as usize;
-        let Some(h) = self.hot.get_mut(i).filter(|h| h.leaves() != 0) else {
-            self.untracked += 1;
-            return;
-        };
-        let leaves = leaves & !BUY;
-        let before = *h;
-        h.leaves_side = if leaves == 0 {
-            0
-        } else {
-            leaves | (before.leaves_side & BUY)
-        };
-        let (h, old) = (before, before.leaves());
-        if let Some(urn) = user_ref_num {
-            self.cold[i].user_ref_num = urn;
-        }
-        if leaves == 0 {
-            self.open_orders[usize::from(h.session)] -= 1;
-        }
-        let e = self.exposure_mut(h.session, h.instrument);
-        *open_side(e, h.buy()) += i64::from(leaves) - i64::from(old);
-    }
-
-    #[inline]
-    fn exposure_mut(&mut self, session: u16, instrument: u16) -> &mut Exposure {
-        &mut self.exposure[usize::from(session) * self.instruments + usize::from(instrument)]
     }
 }
 
@@ -335,27 +166,4 @@ fn open_side(e: &mut Exposure, buy: bool) -> &mut i64 {
     } else {
         &mut e.open_sell
     }
-}
-
-/// A vector of `n` default entries whose pages the kernel is asked to back with
-/// transparent huge pages (the table is indexed at random by order-pool index).
-///
-/// NB: with 4 KiB pages every event of an order far from its neighbours missed the TLB;
-/// measured on `tickgate bench engine`, huge pages cut the with-risk time per command
-/// (see bench/RESULTS.md, "Risk").
-fn huge_vec<T: Clone + Default>(n: usize) -> Vec<T> {
-    let mut v: Vec<T> = Vec::with_capacity(n);
-    let (ptr, len) = (v.as_mut_ptr() as usize, n * std::mem::size_of::<T>());
-    let start = ptr.next_multiple_of(4096);
-    let end = (ptr + len) & !4095;
-    if end > start {
-        // SAFETY: [start, end) lies inside the allocation just made (its page-aligned
-        // interior); MADV_HUGEPAGE changes only how pages are backed, never contents or
-        // validity, and failure (THP off) is harmless.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-        }
-    }
-    v.resize(n, T::default());
-    v
 }

@@ -8,10 +8,12 @@
 //!   the core's input ring is past its high-water mark; cancels pass). Both keep
 //!   per-session state only and take the time from the caller.
 //! - **Matching core**, the single writer of positions: [`RiskCore`] wraps the
-//!   [`Engine`](crate::engine::Engine), screens Enter and Replace against the account's
-//!   [`limits`] (max order quantity and notional, max open orders, max worst-case net
-//!   position per instrument, price collar) and kill switch, and keeps open orders and
-//!   positions by observing the engine's events ([`ledger`]).
+//!   [`Engine`](crate::engine::Engine), screens an Enter before the engine and a
+//!   Replace inside it, once the engine has found the order
+//!   (`EventSink::admit_replace`), against the account's [`limits`] (max order quantity
+//!   and notional, max open orders, max worst-case net position per instrument, price
+//!   collar) and kill switch, and keeps open orders and positions by observing the
+//!   engine's events with its view of each order ([`ledger`]).
 //!
 //! Every refusal is a typed [`RiskReject`] with one OUCH 5.0 reject code.
 

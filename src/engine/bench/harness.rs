@@ -127,6 +127,9 @@ pub struct Measured {
     pub throughput_cmds: u64,
     /// Time spent in the throughput chunks.
     pub throughput_ns: u64,
+    /// Time of each throughput chunk the venue ran right after its own previous chunk
+    /// (its state still in the caches), in run order.
+    pub warm_chunk_ns: Vec<u64>,
     /// Per-command latency of the latency chunks.
     pub hist: Histogram<u64>,
     /// The venue's end-of-run summary.
@@ -141,6 +144,25 @@ impl Measured {
         }
         self.throughput_cmds as f64 * 1e9 / self.throughput_ns as f64
     }
+
+    /// The median time of the throughput chunks the venue ran right after its own
+    /// previous chunk (`warm_chunk_ns`): with two venues, half of each one's chunks.
+    /// The median is robust to a stall that hits one chunk (on this VM the kernel gives
+    /// normal tasks 50 ms of every second, even against a SCHED_FIFO spinner, while
+    /// others are busy).
+    pub fn warm_chunk_median_ns(&self) -> Option<f64> {
+        let mut t = self.warm_chunk_ns.clone();
+        if t.is_empty() {
+            return None;
+        }
+        t.sort_unstable();
+        let n = t.len();
+        Some(if n % 2 == 1 {
+            t[n / 2] as f64
+        } else {
+            (t[n / 2 - 1] + t[n / 2]) as f64 / 2.0
+        })
+    }
 }
 
 /// Runs the stream through every venue, interleaved by chunk.
@@ -152,20 +174,23 @@ impl Measured {
 /// not of the venue. Reading the pre-generated commands streams them in order, as a
 /// venue reads its input ring.
 pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) -> Vec<Measured> {
+    let chunk = cfg.chunk.max(1);
+    let chunks = cfg.commands.div_ceil(chunk as u64);
     let mut out: Vec<Measured> = venues
         .iter()
         .map(|v| Measured {
             name: v.name(),
             throughput_cmds: 0,
             throughput_ns: 0,
+            warm_chunk_ns: Vec::with_capacity(chunks.div_ceil(2) as usize),
             hist: latency_histogram(),
             summary: String::new(),
         })
         .collect();
     let mut scratch = latency_histogram();
-    let chunk = cfg.chunk.max(1);
-    let chunks = cfg.commands.div_ceil(chunk as u64);
     let stream = generate(cfg.stream, chunks as usize * chunk);
+    // The venue that ran the last chunk: a throughput chunk it runs next starts warm.
+    let mut last = None;
     for (c, cmds) in stream.chunks_exact(chunk).enumerate() {
         let c = c as u64;
         let warm = c < cfg.warmup_chunks;
@@ -185,8 +210,12 @@ pub fn run(venues: &mut [&mut dyn ChunkRunner], cfg: &RunConfig, clock: &Clock) 
                 if !warm {
                     m.throughput_cmds += cmds.len() as u64;
                     m.throughput_ns += dt;
+                    if last == Some(i) {
+                        m.warm_chunk_ns.push(dt);
+                    }
                 }
             }
+            last = Some(i);
         }
     }
     for (v, m) in venues.iter().zip(&mut out) {

@@ -1,18 +1,23 @@
 //! The risk chain per order, timed by rdtsc: what the gateway and the core add in front
 //! of the engine for one message — the session's throttle, the input ring's overload
-//! check and the core's pre-trade screen ([`RiskCore::screen`]).
+//! check and the core's pre-trade screen ([`RiskCore::screen`]; for a Replace,
+//! [`RiskCore::screen_replace`], which the engine runs through
+//! `EventSink::admit_replace` once it has found the order).
 //!
 //! Each sample reads the TSC (`lfence; rdtsc`) before and after the chain, so it
 //! includes one fenced clock read; the same loop times an empty pair of fenced reads
 //! (the floor) interleaved sample by sample, so the chain's own cost is the difference.
 //! The fence keeps the command's own loads (e.g. a cancel's handle, a cache miss in the
-//! harness) out of the chain's sample. Each command is then applied through
-//! [`RiskCore::process`] so the books, positions and collar references evolve as in the
-//! throughput run. The observer's cost (positions from events) is not in the chain; it is
-//! in `ratios.risk_overhead`.
+//! harness) out of the chain's sample. A Replace's screen is given the engine's view of
+//! its order (instrument, open shares), read untimed just before the sample: in
+//! production that is the engine's own lookup of the order, done with or without risk,
+//! and the check runs on the line it loaded; the risk tables the check reads are inside
+//! the sample. Each command is then applied through [`RiskCore::process`] so the books,
+//! positions and collar references evolve as in the throughput run. The observer's cost
+//! (positions from events) is not in the chain; it is in `ratios.risk_overhead`.
 //!
-//! Commands alternate between two modes: **cold** (the screen's first data-dependent
-//! read — a Replace's ledger entry — misses as it may), and **as in serve with queued
+//! Commands alternate between two modes: **cold** (nothing prefetched: the risk lines
+//! the screen reads miss as they may), and **as in serve with queued
 //! input** — `serve`'s core decodes a record, calls [`RiskCore::prefetch`], appends it to
 //! the journal, and only then runs the record before it (one-record lookahead,
 //! `engine::core`): here the prefetch is issued before the previous command is applied
@@ -140,7 +145,10 @@ impl ChainTiming {
         println!("{}", table_row("clock-floor", &f, ""));
         json!({
             "method": "per command: throttle check + overload check + RiskCore::screen between \
-                       two lfence+rdtsc reads; floor = two such reads, interleaved per sample; \
+                       two lfence+rdtsc reads (a Replace: RiskCore::screen_replace on the \
+                       engine's view of its order, read untimed before the sample as the \
+                       engine's own lookup does in production); floor = two such reads, \
+                       interleaved per sample; \
                        commands alternate: cold (no prefetch) and serve-* (RiskCore::prefetch, \
                        then an untimed CRC-32 of the 80-byte record standing in for the \
                        journal append, as serve's core runs them); \
@@ -200,10 +208,23 @@ pub fn time_chain(
                 cmd.encode_into(&mut record);
                 black_box(crc32fast::hash(black_box(&record)));
             }
+            // A Replace is screened inside `Engine::process` once the engine has found
+            // its order (`EventSink::admit_replace`): the order's instrument and open
+            // shares come from the line the engine reads with or without risk, so that
+            // read is the engine's, not the chain's.
+            let order = match &cmd {
+                Command::Replace(r) => venue.engine.engine().order_instrument_leaves(r.order),
+                _ => None,
+            };
             let t0 = fenced_now(clock);
             let v = throttle.check(class, c.ts_ns);
             let o = overload.admit(class, RING_FREE);
-            let s = venue.engine.screen(&cmd);
+            let s = match (&cmd, order) {
+                (Command::Replace(r), Some((instrument, leaves))) => {
+                    venue.engine.screen_replace(r, instrument, leaves)
+                }
+                _ => venue.engine.screen(&cmd),
+            };
             let _ = black_box((v, o, s));
             let t1 = fenced_now(clock);
             let t2 = fenced_now(clock);
