@@ -44,6 +44,9 @@ struct Cqe {
     flags: u32,
 }
 
+/// How often the turn clock's TSC extrapolation re-reads `CLOCK_MONOTONIC`.
+const CLOCK_ANCHOR_REFRESH: Duration = Duration::from_millis(1);
+
 /// How long [`Gateway::shutdown`] waits for the kernel to finish in-flight SQEs.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
 
@@ -66,6 +69,8 @@ pub struct Gateway<H: Handler> {
     shut_down: bool,
     /// The turn clock handed to the handler ([`Outbox::now_ns`]).
     turn_ns: u64,
+    /// Where `turn_ns` is read from.
+    clock: crate::clock::MonotonicTsc,
     /// Turns since `turn_ns` was read.
     clock_age_turns: u32,
 }
@@ -152,6 +157,11 @@ impl<H: Handler> Gateway<H> {
             accept_armed: false,
             shut_down: false,
             turn_ns: crate::clock::monotonic_ns(),
+            clock: crate::clock::MonotonicTsc::new(
+                crate::clock::MonotonicTsc::shared_clock(),
+                CLOCK_ANCHOR_REFRESH,
+            ),
+
             clock_age_turns: 0,
             opts,
         })
@@ -196,13 +206,20 @@ impl<H: Handler> Gateway<H> {
         if !self.started {
             self.start();
         }
+        // Completion work the kernel flagged since the last turn (a recv whose data
+        // arrived) runs first, so that its CQEs are handled in this same turn.
+        self.uring.run_flagged_work();
         let mut work = self.reap();
         work += self
             .handler
             .poll(&mut Outbox::new(&mut self.table, self.turn_ns));
         self.bufring.publish();
         work += self.process_lists();
-        self.uring.submit_turn();
+        // CQEs posted by this enter are work: the idle strategy must not pause before
+        // the next turn reaps them.
+        if self.uring.submit_turn() && self.uring.has_completions() {
+            work += 1;
+        }
         work
     }
 
@@ -276,7 +293,7 @@ impl<H: Handler> Gateway<H> {
     #[inline]
     fn tick_clock(&mut self, busy: bool) {
         if busy || self.clock_age_turns >= super::CLOCK_REFRESH_TURNS {
-            self.turn_ns = crate::clock::monotonic_ns();
+            self.turn_ns = self.clock.now_ns();
             self.clock_age_turns = 0;
         } else {
             self.clock_age_turns += 1;

@@ -17,11 +17,11 @@ impl<'a> Outbox<'a> {
         Self { table, now_ns }
     }
 
-    /// `CLOCK_MONOTONIC` in nanoseconds as read by the gateway for this loop turn:
-    /// read once at the start of every turn that has completions (so before the
-    /// `on_data` calls it serves), and at least every [`super::CLOCK_REFRESH_TURNS`]
-    /// idle turns otherwise. Handlers use it instead of reading the clock per
-    /// message (≈ 35 ns a read here).
+    /// `CLOCK_MONOTONIC` in nanoseconds as taken by the gateway for this loop turn
+    /// (from the TSC, see [`crate::clock::MonotonicTsc`]): once at the start of every
+    /// turn that has completions (so before the `on_data` calls it serves), and at
+    /// least every [`super::CLOCK_REFRESH_TURNS`] idle turns otherwise. Handlers use
+    /// it instead of reading the clock per message (≈ 35 ns a read here).
     #[inline]
     pub fn now_ns(&self) -> u64 {
         self.now_ns

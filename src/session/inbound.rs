@@ -231,7 +231,7 @@ impl Sessions {
     fn on_enter(&mut self, e: &EnterOrder, o: Origin, out: &mut Outbox<'_>) {
         let idx = e.options.user_ref_idx.unwrap_or(0);
         let (urn, cl) = (e.user_ref_num, e.cl_ord_id);
-        let Some(&instrument) = self.by_symbol.get(&e.symbol.0) else {
+        let Some(instrument) = self.by_symbol.get(&e.symbol.0) else {
             return self.session_reject(o, idx, urn, RejectReason::InvalidSymbol, cl, out);
         };
         let cmd = match translate::enter(e, o, instrument) {
@@ -322,7 +322,7 @@ impl Sessions {
         let instrument = if x.symbol.is_blank() {
             Some(ALL_INSTRUMENTS)
         } else {
-            self.by_symbol.get(&x.symbol.0).copied()
+            self.by_symbol.get(&x.symbol.0)
         };
         let (true, Some(instrument)) = (firm_ok, instrument) else {
             // Nothing of this account matches: answer with an empty response.

@@ -178,7 +178,7 @@ pub struct Sessions {
     /// Accounts another gateway thread serves: that thread and its listen address.
     elsewhere: HashMap<[u8; 6], (usize, std::net::SocketAddr)>,
     symbols: Vec<Symbol>,
-    by_symbol: HashMap<[u8; 8], u16>,
+    by_symbol: translate::SymbolIndex,
     conns: Vec<Option<Conn>>,
     commands: spsc::Producer,
     responses: spsc::Consumer,
@@ -201,10 +201,10 @@ pub struct Sessions {
     /// Cancel, cancel-on-disconnect) waiting for room in the command ring, oldest first
     /// (capacity [`PENDING_ANSWERS`]); pushed before anything else.
     pending_answers: std::collections::VecDeque<crate::engine::Command>,
-    /// An agent run at the start of every `poll`, before the responses are drained
+    /// An agent run at the start of `poll`, before the responses are drained
     /// (shared threading: the matching core), so that an order read in this loop
-    /// turn is answered in the same turn.
-    inline_agent: Option<Box<dyn FnMut() -> usize>>,
+    /// turn is answered in the same turn; idle polls skip it ([`handler::InlineAgent`]).
+    inline_agent: Option<handler::InlineAgent>,
     /// Message throttles and overload marks (`guard`).
     guards: guard::Guards,
     /// Co-located algo slots (`[ipc]`), served like connections ([`shm`]).
@@ -317,11 +317,7 @@ impl Sessions {
             accounts.push(acc);
         }
         let symbols: Vec<Symbol> = instruments.iter().map(|i| Alpha(i.symbol)).collect();
-        let by_symbol = symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.0, i as u16))
-            .collect();
+        let by_symbol = translate::SymbolIndex::new(&symbols);
         Ok(Self {
             accounts,
             by_username,
@@ -355,7 +351,7 @@ impl Sessions {
     /// Runs `agent` (e.g. the matching core's `do_work`) at the start of every
     /// `poll`, on the gateway's thread, before the core's responses are drained.
     pub fn set_inline_agent(&mut self, agent: Box<dyn FnMut() -> usize>) {
-        self.inline_agent = Some(agent);
+        self.inline_agent = Some(handler::InlineAgent::new(agent));
     }
 
     /// The counters.

@@ -93,13 +93,26 @@ impl OrderMap {
                 cross_type: CrossType::ContinuousMarket,
             },
         };
-        Self {
+        let mut m = Self {
             window: vec![free; WINDOW].into_boxed_slice(),
             in_window: 0,
             // Room for every order, so moving one out of the window never grows it.
             map: HashMap::with_capacity(capacity),
             capacity,
+        };
+        m.prefault(free.info);
+        m
+    }
+
+    /// Fills the map to its capacity once and empties it, so every page of its table
+    /// is mapped now rather than faulted in (≈ 1–3 µs each on this VM) by the first
+    /// orders of the day. Keys `0..capacity` with UserRefIdx 0 land on random buckets
+    /// (SipHash), about half the table, which touches every page with near certainty.
+    fn prefault(&mut self, info: OrderInfo) {
+        for k in 0..self.capacity as u64 {
+            self.map.insert(k, info);
         }
+        self.map.clear();
     }
 
     /// Orders tracked.

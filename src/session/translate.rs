@@ -25,6 +25,76 @@ pub struct Origin {
     pub firm: u32,
 }
 
+/// Symbol → instrument id, built once from the instrument table: open addressing
+/// on the symbol's eight bytes as one word, a multiplicative hash and linear probing,
+/// at most half full.
+///
+/// NB: a SipHash `HashMap` lookup cost ≈ 360 instructions per Enter Order here
+/// (callgrind); this is one multiply and, for the usual first-probe hit, one compare.
+/// Keys are fixed at start-up (a client can only look up), so no random seed is
+/// needed: the worst lookup is the longest probe run of the configured symbols.
+#[derive(Debug)]
+pub struct SymbolIndex {
+    /// `(symbol word, instrument)`; `EMPTY_SLOT` in the instrument marks a free slot.
+    slots: Box<[(u64, u16)]>,
+    shift: u32,
+}
+
+const EMPTY_SLOT: u16 = u16::MAX;
+
+impl SymbolIndex {
+    /// The index of `symbols` (instrument id = position). Ids at or past `u16::MAX`
+    /// are not indexed (the core numbers instruments with `u16`s below it).
+    pub fn new(symbols: &[Symbol]) -> Self {
+        let cap = (symbols.len() * 2).next_power_of_two().max(8);
+        let mut index = Self {
+            slots: vec![(0, EMPTY_SLOT); cap].into_boxed_slice(),
+            shift: 64 - cap.trailing_zeros(),
+        };
+        for (id, s) in symbols.iter().enumerate().take(usize::from(EMPTY_SLOT)) {
+            index.insert(word(&s.0), id as u16);
+        }
+        index
+    }
+
+    fn insert(&mut self, key: u64, id: u16) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while self.slots[i].1 != EMPTY_SLOT && self.slots[i].0 != key {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (key, id);
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// The instrument of `symbol` (8 bytes, space padded as on the wire).
+    #[inline]
+    pub fn get(&self, symbol: &[u8; 8]) -> Option<u16> {
+        let key = word(symbol);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, id) = self.slots[i];
+            if id == EMPTY_SLOT {
+                return None;
+            }
+            if k == key {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+#[inline]
+fn word(symbol: &[u8; 8]) -> u64 {
+    u64::from_le_bytes(*symbol)
+}
+
 fn side(s: ouch::Side) -> engine::Side {
     match s {
         ouch::Side::Buy => engine::Side::Buy,
@@ -285,4 +355,22 @@ fn mass_cancel_response(e: &engine::event::MassCancelResponse, symbol: Symbol) -
         symbol,
         options: echo(e.user_ref_idx),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbol_index_finds_every_symbol_and_nothing_else() {
+        let symbols: Vec<Symbol> = (0..300).map(|i| Alpha::padded(&format!("S{i}"))).collect();
+        let index = SymbolIndex::new(&symbols);
+        for (id, s) in symbols.iter().enumerate() {
+            assert_eq!(index.get(&s.0), Some(id as u16));
+        }
+        for probe in ["S300", "AAPL", "", "S1 X"] {
+            assert_eq!(index.get(&Alpha::<8>::padded(probe).0), None);
+        }
+        assert_eq!(SymbolIndex::new(&[]).get(&[b' '; 8]), None);
+    }
 }

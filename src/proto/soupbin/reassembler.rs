@@ -54,6 +54,14 @@ impl Reassembler {
         self.error = None;
     }
 
+    /// Whether it holds nothing (no partial packet, no error): the next chunk's
+    /// whole packets can then be decoded straight from the chunk with
+    /// [`super::decode_frame`], and only a trailing partial packet fed here.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0 && self.error.is_none()
+    }
+
     /// Bytes of an incomplete packet held from earlier chunks.
     pub fn pending_bytes(&self) -> usize {
         self.pending
