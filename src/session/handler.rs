@@ -277,6 +277,11 @@ impl Sessions {
     ) -> Next {
         use LoginRejectReason::{NotAuthorized, SessionNotAvailable};
         let Some(&acc) = self.by_username.get(&req.username.0) else {
+            // Server-side log only: the client gets the plain refusal.
+            if let Some((thread, addr)) = self.served_elsewhere(&req.username.0) {
+                let why = format!("account served by gateway thread {thread} ({addr})");
+                return self.reject_login(conn, NotAuthorized, &why, out);
+            }
             return self.reject_login(conn, NotAuthorized, "unknown username", out);
         };
         let a = &self.accounts[usize::from(acc)];
