@@ -124,28 +124,25 @@ impl Ledger {
     #[inline(always)]
     pub fn observe(&mut self, event: &OrderEvent, order: OrderView) {
         let (s, i) = (usize::from(event.session()), usize::from(order.instrument));
-        let Some(open) = self.open_orders.get_mut(s) else {
+        if s >= self.open_orders.len() || i >= self.instruments {
             self.untracked += 1;
             return;
-        };
-        let e = match self.exposure.get_mut(s * self.instruments + i) {
-            Some(e) if i < self.instruments => e,
-            _ => {
-                self.untracked += 1;
-                return;
-            }
-        };
+        }
+        let e = &mut self.exposure[s * self.instruments + i];
         let (before, after) = (order.leaves_before, order.leaves_after);
-        // Branch-free: +1 when the order appears (0 → n), −1 when it goes (n → 0).
-        *open = open.saturating_add_signed(i32::from(after != 0) - i32::from(before != 0));
         *open_side(e, order.buy) += i64::from(after) - i64::from(before);
         if let OrderEvent::Executed(x) = event {
             let qty = i64::from(x.qty);
             e.net += if order.buy { qty } else { -qty };
-            if let Some(p) = self.prices.get_mut(i) {
-                p.reference = x.price;
-                p.traded = true;
-            }
+            let p = &mut self.prices[i];
+            p.reference = x.price;
+            p.traded = true;
+        }
+        let open = &mut self.open_orders[s];
+        if before == 0 && after != 0 {
+            *open += 1;
+        } else if before != 0 && after == 0 {
+            *open = open.saturating_sub(1);
         }
     }
 }
