@@ -213,7 +213,9 @@ pub fn report_with(
                        time each command's execute (our engine: one Engine::process) between \
                        fenced TSC reads (lfence; rdtsc; lfence; includes one clock read, \
                        excludes the histogram record and the session-layer id map); first \
-                       5% of chunks discarded; one pinned thread; ratios.risk_overhead = \
+                       5% of chunks discarded; one pinned thread; in throughput chunks \
+                       our venues get each command opaque (black_box), as read from the \
+                       core's input ring; ratios.risk_overhead = \
                        median time of tickgate+risk's throughput chunks run right after \
                        its own previous chunk ÷ the same for tickgate (warm: half of each \
                        venue's chunks, alternating), risk_overhead_total = the whole \

@@ -121,6 +121,11 @@ impl Ledger {
 
     /// Updates the books from one session event of the engine that changed a live
     /// order, with the engine's view of that order.
+    ///
+    /// NB: the branches stay: inlined at each emit site, the event's kind and often
+    /// `leaves_before` are known there and fold away; a branch-free open-order count
+    /// (`saturating_add_signed`) saved 2 instructions per command but measured
+    /// `risk_overhead` ≈ 0.02 higher (interleaved runs, 2026-11-22).
     #[inline(always)]
     pub fn observe(&mut self, event: &OrderEvent, order: OrderView) {
         let (s, i) = (usize::from(event.session()), usize::from(order.instrument));
