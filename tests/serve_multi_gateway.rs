@@ -11,13 +11,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serve_support::*;
-use tickgate::client::{Client, ClientError, Event, LoginParams};
+use tickgate::client::{Client, ClientError, LoginParams};
 use tickgate::config::{Config, ConfigError, DEFAULT_TOML, ThreadingMode};
 use tickgate::ipc::algo::{AlgoSession, ConnectError};
 use tickgate::ipc::directory::ClaimReject;
 use tickgate::proto::ouch::{EnterOrder, Inbound, Outbound, Price, Side, Symbol, SystemEventCode};
 use tickgate::proto::soupbin::LoginRejectReason;
-use tickgate::server::{Running, StartOptions};
+use tickgate::server::StartOptions;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -47,30 +47,6 @@ fn system_event(m: &Outbound) -> Option<SystemEventCode> {
         Outbound::SystemEvent(e) => Some(e.event_code),
         _ => None,
     }
-}
-
-/// Stops `s` on another thread while `clients` read to End of Session; returns what
-/// each read after its last message.
-fn stop_reading(s: Running, clients: &mut [&mut Client]) -> Vec<Vec<(u64, Outbound)>> {
-    let stopper = std::thread::spawn(move || s.stop_and_join().expect("stops"));
-    let got = clients
-        .iter_mut()
-        .map(|c| {
-            let mut msgs = Vec::new();
-            loop {
-                match c.recv().expect("read to End of Session") {
-                    Event::Sequenced {
-                        sequence_number,
-                        message,
-                    } => msgs.push((sequence_number, message)),
-                    Event::EndOfSession => break msgs,
-                    _ => {}
-                }
-            }
-        })
-        .collect();
-    stopper.join().expect("stop thread");
-    got
 }
 
 /// DEMO1 (thread 0) sells, DEMO2 (thread 1) buys: both see their execution.

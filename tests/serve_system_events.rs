@@ -7,7 +7,7 @@ mod serve_support;
 use std::time::Duration;
 
 use serve_support::*;
-use tickgate::client::{Client, Event};
+
 use tickgate::proto::ouch::{Outbound, Price, Side, Symbol, SystemEventCode};
 use tickgate::server::{Running, StartOptions};
 
@@ -22,30 +22,6 @@ fn start(dir: &std::path::Path) -> Running {
     let mut c = config(0);
     c.gateway.system_events = true;
     server_at(c, dir, StartOptions::default()).expect("server starts")
-}
-
-/// Stops `s` on another thread while `clients` read to End of Session; returns what
-/// each read after its last message.
-fn stop_reading(s: Running, clients: &mut [&mut Client]) -> Vec<Vec<(u64, Outbound)>> {
-    let stopper = std::thread::spawn(move || s.stop_and_join().expect("stops"));
-    let got = clients
-        .iter_mut()
-        .map(|c| {
-            let mut msgs = Vec::new();
-            loop {
-                match c.recv().expect("read to End of Session") {
-                    Event::Sequenced {
-                        sequence_number,
-                        message,
-                    } => msgs.push((sequence_number, message)),
-                    Event::EndOfSession => break msgs,
-                    _ => {}
-                }
-            }
-        })
-        .collect();
-    stopper.join().expect("stop thread");
-    got
 }
 
 #[test]

@@ -165,3 +165,27 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// Stops `s` on another thread while `clients` read to End of Session; returns what
+/// each read after its last message.
+pub fn stop_reading(s: Running, clients: &mut [&mut Client]) -> Vec<Vec<(u64, Outbound)>> {
+    let stopper = std::thread::spawn(move || s.stop_and_join().expect("stops"));
+    let got = clients
+        .iter_mut()
+        .map(|c| {
+            let mut msgs = Vec::new();
+            loop {
+                match c.recv().expect("read to End of Session") {
+                    Event::Sequenced {
+                        sequence_number,
+                        message,
+                    } => msgs.push((sequence_number, message)),
+                    Event::EndOfSession => break msgs,
+                    _ => {}
+                }
+            }
+        })
+        .collect();
+    stopper.join().expect("stop thread");
+    got
+}
