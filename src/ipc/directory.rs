@@ -173,7 +173,7 @@ pub(crate) fn create_mapped(
     // NB: every page is populated now, at start-up, not first touched on the serving
     // thread (the latency board's counter pages faulted in one by one as new buckets
     // were hit: ≈ 100 page faults on the serving loop per fresh bench round).
-    crate::affinity::populate_write(map.as_mut_ptr(), map.len());
+    crate::ring::shm::populate_write(map.as_mut_ptr(), map.len());
     Ok((file, map))
 }
 

@@ -251,7 +251,7 @@ impl Segment {
     /// Write-faults every page so the writer never takes a page fault on a fresh page
     /// (no byte changes, even if another mapping of the file is being written).
     fn prefault(&self) {
-        crate::affinity::populate_write(self.base(), self.len());
+        crate::ring::shm::populate_write(self.base(), self.len());
     }
 
     /// Zeroes `[from, to)`: cuts a torn or dropped tail.

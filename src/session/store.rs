@@ -4,7 +4,7 @@
 //! (`u16 length`, `S`, OUCH message), and numbered 1, 2, 3 … by its position. A
 //! reconnect that asks for sequence number N is served from `packet(N)` onwards. All
 //! memory is reserved at start-up and its pages populated then
-//! ([`crate::affinity::populate_write`]), so appending never allocates and never takes
+//! ([`crate::ring::shm::populate_write`]), so appending never allocates and never takes
 //! a page fault (untouched capacity faulted a page in every ≈ 60 Accepted messages, on
 //! the serving thread, inside the order → ack path).
 
@@ -30,9 +30,9 @@ impl ReplayStore {
         let capacity_bytes = capacity_bytes.min(u32::MAX as usize);
         let mut bytes: Vec<u8> = Vec::with_capacity(capacity_bytes);
         let mut ends: Vec<u32> = Vec::with_capacity(capacity_bytes / MIN_PACKET_BYTES + 1);
-        crate::affinity::populate_write(bytes.as_mut_ptr(), bytes.capacity());
+        crate::ring::shm::populate_write(bytes.as_mut_ptr(), bytes.capacity());
         let ends_bytes = ends.capacity() * std::mem::size_of::<u32>();
-        crate::affinity::populate_write(ends.as_mut_ptr().cast(), ends_bytes);
+        crate::ring::shm::populate_write(ends.as_mut_ptr().cast(), ends_bytes);
         Self { bytes, ends }
     }
 
