@@ -93,7 +93,10 @@ fn silent_client_is_disconnected_after_its_requested_timeout() {
     let waited = start.elapsed();
     assert!(waited >= Duration::from_millis(350), "{waited:?}");
     assert!(waited < Duration::from_secs(3), "{waited:?}");
-    assert!(heartbeats >= 2, "server heartbeats: {heartbeats}");
+    // Every 100 ms for ≈ 400 ms: normally 3–4. At least one proves the server kept its
+    // side alive while the client was silent; more would assert this machine's timing
+    // (under load the server thread can be descheduled for a few 100 ms turns).
+    assert!(heartbeats >= 1, "server heartbeats: {heartbeats}");
     let f = s.stop_and_join().unwrap();
     assert_eq!(f.sessions.heartbeat_timeouts, 1);
 }
