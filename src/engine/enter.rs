@@ -176,6 +176,10 @@ impl Engine {
         repriced.ok_or(RejectReason::CrossedMarket)
     }
 
+    // NB: always inlined: behind `RiskCore`'s observer sink LLVM put it out of line,
+    // ≈ 47 instructions against 21 inlined (callgrind, `bench engine`; risk_overhead
+    // 1.15–1.16 → 1.10–1.14 interleaved).
+    #[inline(always)]
     fn emit_accepted<S: EventSink>(&self, idx: u32, qty: u32, sink: &mut S) {
         let o = &self.pool.orders[idx as usize];
         let ins = &self.instruments[usize::from(o.instrument)];
