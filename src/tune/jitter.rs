@@ -201,8 +201,10 @@ fn spin(clock: &Clock, end: u64, hist: &mut Histogram<u64>, worst: &mut Worst) -
     }
 }
 
+/// At least `d` in TSC ticks: rounded up, plus one tick, because the report's
+/// ticks → ns conversion truncates (a run of exactly `d` read back as `d` − 1 ns).
 fn duration_ticks(clock: &Clock, d: Duration) -> u64 {
-    (d.as_secs_f64() * clock.ticks_per_s()) as u64
+    (d.as_secs_f64() * clock.ticks_per_s()).ceil() as u64 + 1
 }
 
 /// Pins a new thread to `cpu`, spins there for `warmup` (discarded) and then `duration`,
