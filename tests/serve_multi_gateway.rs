@@ -17,7 +17,7 @@ use tickgate::ipc::algo::{AlgoSession, ConnectError};
 use tickgate::ipc::directory::ClaimReject;
 use tickgate::proto::ouch::{EnterOrder, Inbound, Outbound, Price, Side, Symbol, SystemEventCode};
 use tickgate::proto::soupbin::LoginRejectReason;
-use tickgate::server::StartOptions;
+use tickgate::server::{Running, StartOptions};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -42,11 +42,19 @@ fn login_at(addr: SocketAddr, user: &str, from: u64) -> Result<Client, ClientErr
     Ok(c)
 }
 
-fn system_event(m: &Outbound) -> Option<SystemEventCode> {
-    match m {
-        Outbound::SystemEvent(e) => Some(e.event_code),
-        _ => None,
+/// DEMO1 on thread 0 and DEMO2 on thread 1, from sequence 1: each stream starts with
+/// its Start of Day.
+fn login_both_at_start_of_day(s: &Running) -> (Client, Client) {
+    let mut a = login_at(s.addrs[0], "DEMO1", 1).unwrap();
+    let mut b = login_at(s.addrs[1], "DEMO2", 1).unwrap();
+    for c in [&mut a, &mut b] {
+        let (seq, m) = next(c);
+        assert_eq!(
+            (seq, system_event(&m)),
+            (1, Some(SystemEventCode::StartOfDay))
+        );
     }
+    (a, b)
 }
 
 /// DEMO1 (thread 0) sells, DEMO2 (thread 1) buys: both see their execution.
@@ -92,15 +100,7 @@ fn shared_mode_with_two_gateway_threads_trades_and_ends_the_day_on_both() {
     let dir = journal_base();
     let _guard = DirGuard(dir.clone());
     let s = server_at(c, &dir, StartOptions::default()).unwrap();
-    let mut a = login_at(s.addrs[0], "DEMO1", 1).unwrap();
-    let mut b = login_at(s.addrs[1], "DEMO2", 1).unwrap();
-    for c in [&mut a, &mut b] {
-        let (seq, m) = next(c);
-        assert_eq!(
-            (seq, system_event(&m)),
-            (1, Some(SystemEventCode::StartOfDay))
-        );
-    }
+    let (mut a, mut b) = login_both_at_start_of_day(&s);
     trade_across_threads(&mut a, &mut b);
     // Thread 1's End of Day passes through the core on thread 0, which waits for it.
     let ends = stop_reading(s, &mut [&mut a, &mut b]);
@@ -205,15 +205,7 @@ fn stop_sends_end_of_day_and_end_of_session_on_both_threads() {
     let dir = journal_base();
     let _guard = DirGuard(dir.clone());
     let s = server_at(c.clone(), &dir, StartOptions::default()).unwrap();
-    let mut a = login_at(s.addrs[0], "DEMO1", 1).unwrap();
-    let mut b = login_at(s.addrs[1], "DEMO2", 1).unwrap();
-    for c in [&mut a, &mut b] {
-        let (seq, m) = next(c);
-        assert_eq!(
-            (seq, system_event(&m)),
-            (1, Some(SystemEventCode::StartOfDay))
-        );
-    }
+    let (mut a, mut b) = login_both_at_start_of_day(&s);
     a.account_query().unwrap();
     assert_eq!(
         next(&mut a).0,

@@ -8,15 +8,8 @@ use std::time::Duration;
 
 use serve_support::*;
 
-use tickgate::proto::ouch::{Outbound, Price, Side, Symbol, SystemEventCode};
+use tickgate::proto::ouch::{Price, Side, Symbol, SystemEventCode};
 use tickgate::server::{Running, StartOptions};
-
-fn system_event(m: &Outbound) -> Option<SystemEventCode> {
-    match m {
-        Outbound::SystemEvent(e) => Some(e.event_code),
-        _ => None,
-    }
-}
 
 fn start(dir: &std::path::Path) -> Running {
     let mut c = config(0);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tickgate::client::{Client, Event, LoginParams};
 use tickgate::config::{AccountConfig, Config, DEFAULT_TOML};
-use tickgate::proto::ouch::Outbound;
+use tickgate::proto::ouch::{Outbound, SystemEventCode};
 use tickgate::server::{Finished, Running, spawn};
 
 /// The embedded config on a free port, spin-park idling, small stores, `accounts`
@@ -188,4 +188,12 @@ pub fn stop_reading(s: Running, clients: &mut [&mut Client]) -> Vec<Vec<(u64, Ou
         .collect();
     stopper.join().expect("stop thread");
     got
+}
+
+/// The code of a System Event message, `None` for any other message.
+pub fn system_event(m: &Outbound) -> Option<SystemEventCode> {
+    match m {
+        Outbound::SystemEvent(e) => Some(e.event_code),
+        _ => None,
+    }
 }
