@@ -17,12 +17,14 @@
 //!    messages): each active slot's stream from its next number into its response
 //!    ring. A slot catching up (re-attached from an older number) is paced by the
 //!    ring's room; a slot that has caught up and finds its ring full is ended (slow
-//!    consumer): nothing here ever waits for an algo. Then the order hook runs for
-//!    the orders read in step 1 (tick-to-trade: their arrival TSCs were taken when
-//!    they were read), off the path from an order to its answer.
-//! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of
-//!    the directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread:
-//!    no syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
+//!    consumer): nothing here ever waits for an algo. The poll then commits the
+//!    turn's market data (private before public).
+//! 3. [`Sessions::algo_housekeeping`]: the order hook runs for the orders read in
+//!    step 1 (tick-to-trade: their arrival TSCs were taken when they were read), off
+//!    the path from an order to its answer; sessions marked in steps 1–2 end; timers:
+//!    claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of the
+//!    directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread: no
+//!    syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
 
 use super::Sessions;
 use crate::gateway::Outbox;
@@ -146,6 +148,7 @@ impl Sessions {
 
     /// Reads every active slot's order ring (round-robin, `drain_limit` each) and
     /// handles each message as the account's OUCH input. Returns records read.
+    #[inline]
     pub(super) fn poll_algo_orders(&mut self, out: &mut Outbox<'_>) -> usize {
         let Some(algos) = self.algos.as_mut() else {
             return 0;
@@ -154,12 +157,16 @@ impl Sessions {
         if n == 0 {
             return 0;
         }
-        algos.rr = (algos.rr + 1) % n;
-        let (start, limit) = (algos.rr, algos.drain_limit);
+        // NB: no `%` on the idle turn: a wrapped increment.
+        algos.rr = if algos.rr + 1 >= n { 0 } else { algos.rr + 1 };
+        let (mut k, limit) = (algos.rr, algos.drain_limit);
         let mut work = 0;
-        for k in 0..n {
-            work += self.drain_slot_orders((start + k) % n, limit, out);
+        for _ in 0..n {
+            work += self.drain_slot_orders(k, limit, out);
+            k = if k + 1 == n { 0 } else { k + 1 };
         }
+        // Sessions ended by a bad record or the throttle: before the core runs, so
+        // its cancel-on-disconnect runs this turn.
         self.end_marked(out.now_ns());
         work
     }
@@ -199,12 +206,11 @@ impl Sessions {
     }
 
     /// Writes each active slot's stream, from its next number, into its response
-    /// ring; runs the claim and liveness timers. Returns messages written.
-    pub(super) fn pump_algo_streams(&mut self, out: &mut Outbox<'_>) -> usize {
+    /// ring. Returns messages written.
+    pub(super) fn pump_algo_streams(&mut self) -> usize {
         let Some(algos) = self.algos.as_mut() else {
             return 0;
         };
-        let now = out.now_ns();
         let mut work = 0;
         for &i in &algos.active {
             let Some(acc) = algos.slots[i].account else {
@@ -236,9 +242,21 @@ impl Sessions {
                 algos.to_end.push((i, AlgoEnd::StreamEnded));
             }
         }
-        algos.run_order_hook();
+        work
+    }
+
+    /// After the poll's answers and market data went out: the order hook, the
+    /// sessions marked since [`Sessions::poll_algo_orders`] ended, the claim and
+    /// liveness timers. Returns the work done.
+    pub(super) fn algo_housekeeping(&mut self, now: u64) -> usize {
+        let Some(algos) = self.algos.as_mut() else {
+            return 0;
+        };
+        if !algos.stamped.is_empty() {
+            algos.run_order_hook();
+        }
         self.end_marked(now);
-        work + self.algo_timers(now)
+        self.algo_timers(now)
     }
 
     /// Claims and liveness, when their timers are due; once End of Session went out
@@ -364,13 +382,16 @@ impl Sessions {
     }
 
     /// Ends the sessions marked during this poll (freeing their slots).
+    #[inline]
     fn end_marked(&mut self, now: u64) {
-        let Some(algos) = self.algos.as_mut() else {
-            return;
-        };
-        if algos.to_end.is_empty() {
-            return;
+        if self.algos.as_ref().is_some_and(|a| !a.to_end.is_empty()) {
+            self.end_marked_slow(now);
         }
+    }
+
+    #[cold]
+    fn end_marked_slow(&mut self, now: u64) {
+        let algos = self.algos.as_mut().expect("checked by the caller");
         let mut to_end = std::mem::take(&mut algos.to_end);
         for &(i, why) in &to_end {
             let algos = self.algos.as_mut().expect("checked above");
