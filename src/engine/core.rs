@@ -16,6 +16,11 @@
 //! queue grow (an allocation, counted in [`CoreStats::spill_grows`]). This is what lets
 //! the gateway and the core share one thread: the core returns, the gateway drains. The
 //! market-data broadcast ring never refuses a record of the right size.
+//!
+//! Private before public: a market output may stage what it is given until
+//! [`MarketOutput::commit`]; each round commits at its end, after the round's session
+//! events were written, unless the owner commits later, once it has passed those events
+//! on ([`Core::set_market_commit_by_owner`]; `serve`'s shared threading).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
