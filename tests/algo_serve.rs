@@ -632,3 +632,39 @@ fn an_algo_gets_start_and_end_of_day_and_its_session_ends_with_the_server() {
     assert!(!algo.is_active());
     assert!(algo.server_restarted());
 }
+
+/// Private before public: once an algo has read the ITCH Order Executed of a trade,
+/// both parties' Order Executed are already on their response rings — the serving
+/// loop commits a turn's market data only after it wrote that turn's answers. Read
+/// in-process, at once, with no wait between the ITCH read and the ring reads.
+#[test]
+fn both_parties_executions_are_on_their_rings_before_the_itch_execution() {
+    let mut c = config(1);
+    c.ipc.slots = 4;
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut buyer = connect(&dir, "DEMO2", 1);
+    let mut seller = AlgoSession::connect(&dir, "U0000", "pw", 1, PATIENCE).expect("claim");
+    for i in 1..=50u32 {
+        let price = 1_900_000 + u64::from(i) * 100;
+        let sell = EnterOrder::new(i, Side::Sell, 100, aapl(), Price(price));
+        send(&mut seller, &Inbound::EnterOrder(sell));
+        assert_eq!(responses(&mut seller, 1)[0].1.message_type(), b'A');
+        while buyer.poll_market_data(64, |_, _| ()) != Ok(0) {}
+        send(&mut buyer, &Inbound::EnterOrder(buy(i, price)));
+        let deadline = Instant::now() + PATIENCE;
+        let mut executed = false;
+        while !executed {
+            assert!(Instant::now() < deadline, "no ITCH execution for trade {i}");
+            let read = buyer.poll_market_data(16, |_, itch| executed |= itch[0] == b'E');
+            assert!(read.is_ok(), "the ring lapped the buyer");
+        }
+        let (mut bought, mut sold) = (Vec::new(), Vec::new());
+        buyer.poll_responses(16, |_, m| bought.push(m[0]));
+        seller.poll_responses(16, |_, m| sold.push(m[0]));
+        assert_eq!(bought, b"AE", "trade {i}: the buyer's answers");
+        assert_eq!(sold, b"E", "trade {i}: the seller's execution");
+    }
+    drop((buyer, seller));
+    s.stop_and_join().unwrap();
+}

@@ -286,6 +286,7 @@ fn the_output_writes_one_itch_message_per_slot_numbered_from_one() {
     for (event, _) in &kinds {
         assert_eq!(out.try_publish(event), Ok(()));
     }
+    assert_eq!(out.commit(), kinds.len());
     for (i, (_, expected)) in kinds.iter().enumerate() {
         let (seq, message) = reader
             .read(|seq, msg| (seq, Message::decode(msg)))
@@ -323,6 +324,7 @@ fn the_output_learns_symbols_from_stock_directory_events() {
     add.locate = 0;
     out.try_publish(&directory).unwrap();
     out.try_publish(&MdEvent::AddOrder(add)).unwrap();
+    out.commit();
     reader.read(|_, _| ()).unwrap();
     let got = reader.read(|_, msg| Message::decode(msg)).unwrap();
     let Ok(Message::AddOrder(a)) = got else {
@@ -363,6 +365,7 @@ fn engine_events_arrive_on_the_ring_as_itch_in_the_same_order() {
     for e in &events {
         out.try_publish(e).unwrap();
     }
+    out.commit();
     let mut types = Vec::new();
     for (i, e) in events.iter().enumerate() {
         let mut expected = [0u8; Message::MAX_LEN];
@@ -412,6 +415,7 @@ fn a_lapped_itch_reader_reports_the_lap_and_resyncs() {
     for _ in 0..20 {
         out.try_publish(&event).unwrap();
     }
+    out.commit();
     let mut seen = 0;
     let result = reader.poll(100, |_, _| seen += 1);
     assert_eq!(result, Err(ReadError::Lapped { lost: 20 }));
@@ -419,6 +423,7 @@ fn a_lapped_itch_reader_reports_the_lap_and_resyncs() {
     assert_eq!(reader.lost(), 20);
     assert_eq!(reader.next_sequence_number(), 21);
     out.try_publish(&event).unwrap();
+    out.commit();
     let seq = reader.read(|seq, msg| {
         assert_eq!(msg[0], b'D');
         seq
@@ -437,7 +442,11 @@ fn publishing_itch_allocates_nothing() {
         let (event, _) = &kinds[i % kinds.len()];
         out.try_publish(event).unwrap();
         let _ = encode(event, &out.symbols, &mut buf);
+        if i % 3 == 0 {
+            out.commit();
+        }
     }
+    out.commit();
     COUNTING.with(|c| c.set(false));
     assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
     assert_eq!(out.stats.published, 100_000);
@@ -462,6 +471,7 @@ fn a_reader_attached_to_a_ring_file_reads_the_itch_the_output_writes() {
     for (event, _) in &kinds {
         out.try_publish(event).unwrap();
     }
+    out.commit();
     let mut got = Vec::new();
     let polled = reader.poll(64, |seq, msg| got.push((seq, Message::decode(msg))));
     std::fs::remove_file(&path).unwrap();
@@ -487,14 +497,55 @@ fn publish_tsc_is_kept_for_recent_messages_only() {
     assert_eq!(out.publish_tsc(1), None);
     let before = tickgate::clock::rdtsc();
     out.try_publish(&event).unwrap();
-    let first = out.publish_tsc(1).expect("message 1 was written");
+    assert_eq!(out.publish_tsc(1), None, "staged, not yet committed");
+    out.commit();
+    let first = out.publish_tsc(1).expect("message 1 was committed");
     assert!(first >= before);
     for _ in 0..PUBLISH_TSC_KEPT {
         out.try_publish(&event).unwrap();
     }
+    out.commit();
     let last = PUBLISH_TSC_KEPT as u64 + 1;
     assert_eq!(out.publish_tsc(1), None, "overwritten");
     assert!(out.publish_tsc(2).is_some());
     assert!(out.publish_tsc(last).unwrap() >= first);
     assert_eq!(out.publish_tsc(last + 1), None);
+}
+
+/// Private before public: `try_publish` stages, `commit` makes the messages visible
+/// in order with one stamp; a full staging area commits early and drops nothing.
+#[test]
+fn staged_itch_is_invisible_until_committed_and_a_full_area_commits_early() {
+    let mut out = ItchMarketOutput::new(ring(64), symbols()).with_staging(4);
+    let mut reader = out.reader();
+    let (event, _) = every_kind()[7];
+    for _ in 0..3 {
+        out.try_publish(&event).unwrap();
+    }
+    assert_eq!(out.staged(), 3);
+    assert_eq!(out.writer.position(), 0);
+    assert_eq!(reader.read(|_, _| ()), Err(ReadError::Empty));
+    assert_eq!(out.commit(), 3);
+    assert_eq!(out.commit(), 0, "nothing left staged");
+    assert_eq!(
+        out.publish_tsc(1),
+        out.publish_tsc(3),
+        "one stamp per commit"
+    );
+    for _ in 0..6 {
+        out.try_publish(&event).unwrap();
+    }
+    assert_eq!(
+        out.writer.position(),
+        7,
+        "the fifth staged message committed four"
+    );
+    assert_eq!(out.staged(), 2);
+    assert_eq!(out.commit(), 2);
+    let mut seqs = Vec::new();
+    while let Ok(seq) = reader.read(|seq, _| seq) {
+        seqs.push(seq);
+    }
+    assert_eq!(seqs, (1..=9).collect::<Vec<u64>>());
+    assert_eq!(out.stats.published, 9);
 }

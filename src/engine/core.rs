@@ -16,6 +16,11 @@
 //! queue grow (an allocation, counted in [`CoreStats::spill_grows`]). This is what lets
 //! the gateway and the core share one thread: the core returns, the gateway drains. The
 //! market-data broadcast ring never refuses a record of the right size.
+//!
+//! Private before public: a market output may stage what it is given until
+//! [`MarketOutput::commit`]; each round commits at its end, after the round's session
+//! events were written, unless the owner commits later, once it has passed those events
+//! on ([`Core::set_market_commit_by_owner`]; `serve`'s shared threading).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -106,8 +111,16 @@ pub trait SessionOutput {
 
 /// Where market-data events go (the ITCH broadcast).
 pub trait MarketOutput {
-    /// Writes one event, or reports back-pressure.
+    /// Writes one event, or reports back-pressure. An output may only stage it: it
+    /// becomes visible at the next [`MarketOutput::commit`].
     fn try_publish(&mut self, event: &MdEvent) -> Result<(), OutputFull>;
+    /// Makes what was staged since the last commit visible, in order; returns how
+    /// many. The core commits at the end of each round unless its owner does
+    /// ([`Core::set_market_commit_by_owner`]). Outputs that write at once: no-op.
+    #[inline]
+    fn commit(&mut self) -> usize {
+        0
+    }
 }
 
 /// Counters of the loop.
@@ -213,6 +226,9 @@ pub struct Core<I, O, M, P = Engine> {
     stats: CoreStats,
     journal: Option<Journal>,
     control: Option<Arc<ControlReplies>>,
+    /// The owner commits the market output ([`Core::set_market_commit_by_owner`]), not
+    /// the end of each round.
+    owner_commits_market: bool,
 }
 
 impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Core<I, O, M, P> {
@@ -243,6 +259,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
             stats: CoreStats::default(),
             journal: None,
             control: None,
+            owner_commits_market: false,
         })
     }
 
@@ -282,9 +299,34 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         self.journal.as_ref().map(|j| &j.writer)
     }
 
+    /// Private before public: by default each [`Core::do_work`] round ends by
+    /// committing the market output, after the round's events were written to the
+    /// session outputs. With `by_owner`, the round leaves what it staged there and the
+    /// owner calls [`Core::commit_market`] once those session events were handed on
+    /// (shared threading: the session layer, after it wrote the turn's answers).
+    pub fn set_market_commit_by_owner(&mut self, by_owner: bool) {
+        self.owner_commits_market = by_owner;
+    }
+
+    /// Commits the market output (see [`MarketOutput::commit`]); returns the messages
+    /// it made visible.
+    #[inline]
+    pub fn commit_market(&mut self) -> usize {
+        self.market.commit()
+    }
+
     /// One round: each input drained up to the drain limit, starting with a rotating
-    /// input. Returns the records consumed (0 = idle).
+    /// input, then (unless the owner does) the market output committed. Returns the
+    /// records consumed (0 = idle).
     pub fn do_work(&mut self) -> usize {
+        let work = self.round();
+        if !self.owner_commits_market {
+            self.market.commit();
+        }
+        work
+    }
+
+    fn round(&mut self) -> usize {
         let n = self.inputs.len();
         let mut work = self.flush_spills() + self.release_held();
         if let Some(j) = &self.journal

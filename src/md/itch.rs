@@ -2,8 +2,8 @@
 //!
 //! The core's [`MdEvent`] records are ITCH-shaped but carry the stock locate, not the
 //! symbol; [`Symbols`] (built once, before the core starts) supplies the 8-byte stock
-//! field of `R`, `H`, `A` and `P`. [`encode`] and [`ItchMarketOutput::try_publish`]
-//! allocate nothing, take no lock and make no syscall.
+//! field of `R`, `H`, `A` and `P`. [`encode`] and [`ItchMarketOutput`]'s `try_publish` and
+//! `commit` allocate nothing, take no lock and make no syscall.
 //!
 //! Mapping (one event → exactly one message; tracking number always 0):
 //!
@@ -266,9 +266,39 @@ pub struct ItchOutputStats {
     pub too_long: u64,
 }
 
+/// ITCH messages a command produces in the common case (an execution and the rest of
+/// the order, or one delete): sizes the staging area per drained command.
+pub const ITCH_PER_COMMAND: usize = 4;
+
+/// Messages [`ItchMarketOutput::new`] can stage: the default drain limit (64) times
+/// [`ITCH_PER_COMMAND`]; `serve` sizes it from `engine.drain_limit`
+/// ([`ItchMarketOutput::with_staging`]).
+pub const DEFAULT_STAGED_MESSAGES: usize = 64 * ITCH_PER_COMMAND;
+
+/// One ITCH message encoded by [`MarketOutput::try_publish`], waiting for the commit.
+#[derive(Clone, Copy)]
+struct Staged {
+    len: u8,
+    bytes: [u8; Message::MAX_LEN],
+}
+
+impl Staged {
+    const EMPTY: Self = Self {
+        len: 0,
+        bytes: [0; Message::MAX_LEN],
+    };
+}
+
 /// The core's market-data output: each [`MdEvent`] becomes one ITCH 5.0 message, the
 /// one record of a broadcast ring slot, so readers (algos, the MoldUDP64 publisher)
 /// read ITCH in place. Ring position `p` is MoldUDP64 sequence number `p + 1`.
+///
+/// **Private before public**: [`try_publish`](MarketOutput::try_publish) only encodes
+/// the message into a fixed staging area; [`commit`](MarketOutput::commit) writes
+/// what is staged to the ring, in order, and stamps it. The core's owner commits once
+/// the private answers of the same commands are out (`docs/ARCHITECTURE.md`, market
+/// data), so no reader of the ring can act on a trade before its parties were told.
+/// A full staging area commits early (a burst larger than the area), never drops.
 ///
 /// It never reports [`OutputFull`]: the broadcast ring never refuses, and an event it
 /// cannot encode is counted and dropped rather than retried for ever.
@@ -279,28 +309,49 @@ pub struct ItchMarketOutput {
     pub symbols: Symbols,
     /// Counters.
     pub stats: ItchOutputStats,
-    /// `rdtsc` when each of the last [`PUBLISH_TSC_KEPT`] messages was written,
+    /// `rdtsc` when each of the last [`PUBLISH_TSC_KEPT`] messages was committed,
     /// indexed by ring position mod the length (see [`ItchMarketOutput::publish_tsc`]).
     publish_tsc: Box<[u64]>,
+    /// Messages encoded since the last commit: the first `staged_len`, oldest first.
+    /// Allocated once; its length never changes.
+    staged: Box<[Staged]>,
+    /// Entries of `staged` in use (`<= staged.len()`).
+    staged_len: usize,
 }
 
 /// Messages whose publish `rdtsc` [`ItchMarketOutput::publish_tsc`] remembers.
 pub const PUBLISH_TSC_KEPT: usize = 4096;
 
 impl ItchMarketOutput {
-    /// An output writing to `writer`, naming stocks from `symbols`.
+    /// An output writing to `writer`, naming stocks from `symbols`, staging up to
+    /// [`DEFAULT_STAGED_MESSAGES`] messages between commits.
     pub fn new(writer: broadcast::Writer, symbols: Symbols) -> Self {
         Self {
             writer,
             symbols,
             stats: ItchOutputStats::default(),
             publish_tsc: vec![0; PUBLISH_TSC_KEPT].into_boxed_slice(),
+            staged: vec![Staged::EMPTY; DEFAULT_STAGED_MESSAGES].into_boxed_slice(),
+            staged_len: 0,
         }
     }
 
+    /// Stages up to `messages` (at least 1) between commits instead: size it for the
+    /// core's drain limit × [`ITCH_PER_COMMAND`].
+    pub fn with_staging(mut self, messages: usize) -> Self {
+        debug_assert_eq!(self.staged_len, 0, "resized with messages staged");
+        self.staged = vec![Staged::EMPTY; messages.max(1)].into_boxed_slice();
+        self
+    }
+
+    /// Messages encoded but not yet committed to the ring.
+    pub fn staged(&self) -> usize {
+        self.staged_len
+    }
+
     /// The `rdtsc` at which the message with market-data sequence number `md_seq`
-    /// (ring position + 1) was written, if it is one of the last
-    /// [`PUBLISH_TSC_KEPT`]; `None` for 0, a number not yet written or one too old.
+    /// (ring position + 1) was committed, if it is one of the last
+    /// [`PUBLISH_TSC_KEPT`]; `None` for 0, a number not yet committed or one too old.
     /// For tick-to-trade: an order's `trigger_md_seq` → when its tick went out.
     #[inline]
     pub fn publish_tsc(&self, md_seq: u64) -> Option<u64> {
@@ -328,18 +379,43 @@ impl MarketOutput for ItchMarketOutput {
             self.stats.unencodable += 1;
             return Ok(());
         };
-        let written = self.writer.publish_with(wire_len(&message), |buf| {
-            // Cannot fail: `buf` is exactly `wire_len(&message)` bytes.
-            let _ = message.encode(buf);
-        });
-        match written {
-            Ok(pos) => {
-                self.stats.published += 1;
-                // NB: one rdtsc (≈20 ns here) per message, after the slot is committed.
-                self.publish_tsc[(pos % PUBLISH_TSC_KEPT as u64) as usize] = crate::clock::rdtsc();
-            }
-            Err(_) => self.stats.too_long += 1,
+        if self.staged_len == self.staged.len() {
+            self.commit();
+        }
+        let entry = &mut self.staged[self.staged_len];
+        // Cannot fail: `bytes` holds `Message::MAX_LEN`.
+        if let Ok(len) = message.encode(&mut entry.bytes) {
+            entry.len = len as u8;
+            self.staged_len += 1;
         }
         Ok(())
+    }
+
+    #[inline]
+    fn commit(&mut self) -> usize {
+        if self.staged_len == 0 {
+            return 0;
+        }
+        let first = self.writer.position();
+        let Self {
+            writer,
+            stats,
+            staged,
+            ..
+        } = self;
+        for s in &staged[..self.staged_len] {
+            match writer.publish(&s.bytes[..usize::from(s.len)]) {
+                Ok(_) => stats.published += 1,
+                Err(_) => stats.too_long += 1,
+            }
+        }
+        self.staged_len = 0;
+        // NB: one rdtsc (≈20 ns here) per commit, once every slot of it is visible.
+        let tsc = crate::clock::rdtsc();
+        let end = self.writer.position();
+        for pos in first..end {
+            self.publish_tsc[(pos % PUBLISH_TSC_KEPT as u64) as usize] = tsc;
+        }
+        (end - first) as usize
     }
 }

@@ -1,8 +1,9 @@
 //! Market data out of the core: ITCH 5.0 on the broadcast ring, MoldUDP64 on the wire.
 //!
 //! ```text
-//! core thread ── MdEvent ─► ItchMarketOutput::try_publish ─► broadcast ring: one ITCH
-//!                            (itch::encode, in place)          message per slot
+//! core thread ── MdEvent ─► ItchMarketOutput::try_publish ─► staging ─► commit ─► broadcast
+//!                            (itch::encode)      (after the turn's private answers)  ring: one
+//!                                                                           ITCH message per slot
 //!                                                                 │
 //!        algos (same or other process): ItchReader ◄─────────────┤ read in place
 //!        publisher thread: Publisher::do_work ◄──────────────────┘

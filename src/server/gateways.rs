@@ -206,7 +206,8 @@ pub(super) fn run(
 }
 
 /// Shared mode, thread 0: the core runs inside the gateway's turn, as the session
-/// layer's inline agent, while the response ring of this thread has room for a round.
+/// layer's inline agent, while the response ring of this thread has room for a round;
+/// its market data is committed by the session layer after the turn's answers.
 fn run_inline(
     gateway: &mut Gateway<Sessions>,
     parts: CoreParts,
@@ -214,7 +215,10 @@ fn run_inline(
     flags: &Flags,
     idle: &mut AnyIdle,
 ) -> Result<CoreStats, String> {
-    let (core, gate) = build_core(parts).map_err(|e| e.to_string())?;
+    let (mut core, gate) = build_core(parts).map_err(|e| e.to_string())?;
+    // Private before public: the session layer commits the market data once the
+    // turn's answers are written out (`Sessions::set_inline_agent`).
+    core.set_market_commit_by_owner(true);
     let core = Rc::new(RefCell::new(core));
     if let Some(board) = board {
         let market = core.clone();
@@ -222,11 +226,12 @@ fn run_inline(
         let hook = crate::ipc::latency::order_hook(board, publish_tsc);
         gateway.handler_mut().set_algo_order_hook(hook);
     }
-    let inline = core.clone();
+    let (inline, publish) = (core.clone(), core.clone());
     let fatal = flags.fatal.clone();
-    gateway.handler_mut().set_inline_agent(Box::new(move || {
-        run_core(&mut inline.borrow_mut(), &gate, &fatal)
-    }));
+    gateway.handler_mut().set_inline_agent(
+        Box::new(move || run_core(&mut inline.borrow_mut(), &gate, &fatal)),
+        Box::new(move || publish.borrow_mut().commit_market()),
+    );
     gateway_loop(gateway, flags, idle, true);
     let stats = core.borrow().stats();
     Ok(stats)

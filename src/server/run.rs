@@ -16,6 +16,7 @@ use crate::config::{Config, ThreadingMode};
 use crate::engine::core::{ControlReplies, Core, CoreStats, OutputFull, SessionOutput};
 use crate::engine::{Engine, Instrument, MD_RECORD_BYTES, OrderEvent, RECORD_BYTES};
 use crate::journal::JournalWriter;
+use crate::md::itch::ITCH_PER_COMMAND;
 use crate::md::{ItchMarketOutput, Publisher, PublisherStats, Symbols};
 use crate::proto::wire::Alpha;
 use crate::ring::shm::Layout;
@@ -263,7 +264,8 @@ fn market_data(
     stop: Arc<AtomicBool>,
 ) -> Result<(ItchMarketOutput, Option<JoinHandle<PublisherStats>>), Error> {
     let ring = super::algos::market_ring(config, MD_RECORD_BYTES)?;
-    let market = ItchMarketOutput::new(ring, Symbols::from_instruments(engine.instruments()));
+    let market = ItchMarketOutput::new(ring, Symbols::from_instruments(engine.instruments()))
+        .with_staging(config.engine.drain_limit as usize * ITCH_PER_COMMAND);
     if !config.marketdata.enabled {
         return Ok((market, None));
     }

@@ -19,11 +19,13 @@ use crate::proto::soupbin::{
 /// runs anyway (for its other inputs).
 pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 
-/// The agent run inline at the start of every `poll` (shared threading: the matching
-/// core), skipped while it has nothing from this session layer: it runs when a command
-/// was pushed since its last run or it did work then, and otherwise every
+/// The agent run inline in every `poll` (shared threading: the matching core), skipped
+/// while it has nothing from this session layer: it runs when a command was pushed
+/// since its last run or it did work then, and otherwise every
 /// [`INLINE_AGENT_IDLE_POLLS`] polls, which is how soon its other inputs (the operator's
 /// control ring, events held for the journal or spilled from a full ring) are served.
+/// After a run that did work, `publish` runs once the poll has written the answers out
+/// (the core's market-data commit: private before public).
 ///
 /// NB: an idle run of the core took ≈ 135 ns of a ≈ 400 ns idle loop turn (perf of the
 /// serving thread under `bench rtt`: 33% of its samples in the core's `do_work` and
@@ -31,16 +33,24 @@ pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 /// the loop to notice it.
 pub(super) struct InlineAgent {
     agent: Box<dyn FnMut() -> usize>,
+    publish: Box<dyn FnMut() -> usize>,
     /// A command was pushed since the agent last ran, or it did work then.
     pub(super) due: bool,
+    /// The agent did work since `publish` last ran.
+    unpublished: bool,
     idle_polls: u32,
 }
 
 impl InlineAgent {
-    pub(super) fn new(agent: Box<dyn FnMut() -> usize>) -> Self {
+    pub(super) fn new(
+        agent: Box<dyn FnMut() -> usize>,
+        publish: Box<dyn FnMut() -> usize>,
+    ) -> Self {
         Self {
             agent,
+            publish,
             due: true,
+            unpublished: false,
             idle_polls: 0,
         }
     }
@@ -55,7 +65,17 @@ impl InlineAgent {
         self.idle_polls = 0;
         let work = (self.agent)();
         self.due = work > 0;
+        self.unpublished |= work > 0;
         work
+    }
+
+    /// Runs `publish` if the agent did work since it last ran.
+    #[inline]
+    fn publish(&mut self) {
+        if self.unpublished {
+            self.unpublished = false;
+            (self.publish)();
+        }
     }
 }
 
@@ -157,7 +177,14 @@ impl Handler for Sessions {
         }
         work += drained;
         work += self.pump_replays(out);
-        work += self.pump_algo_streams(out);
+        work += self.pump_algo_streams();
+        // Private before public: the turn's answers are in the response rings and
+        // the TCP sends are queued; now its market data (docs/ARCHITECTURE.md).
+        if let Some(agent) = &mut self.inline_agent {
+            agent.publish();
+        }
+        let now = out.now_ns();
+        work += self.algo_housekeeping(now);
         if !self.day.started() {
             self.start_of_day(out);
         }
@@ -165,7 +192,6 @@ impl Handler for Sessions {
             self.send_end_of_session(out);
             work += 1;
         }
-        let now = out.now_ns();
         if now >= self.next_timer_scan_ns {
             self.next_timer_scan_ns = now + 5_000_000;
             self.scan_timers(now, out);

@@ -201,9 +201,10 @@ pub struct Sessions {
     /// Cancel, cancel-on-disconnect) waiting for room in the command ring, oldest first
     /// (capacity [`PENDING_ANSWERS`]); pushed before anything else.
     pending_answers: std::collections::VecDeque<crate::engine::Command>,
-    /// An agent run at the start of `poll`, before the responses are drained
-    /// (shared threading: the matching core), so that an order read in this loop
-    /// turn is answered in the same turn; idle polls skip it ([`handler::InlineAgent`]).
+    /// An agent run in `poll` after the algo slots were read and before the responses
+    /// are drained (shared threading: the matching core), so that an order read in
+    /// this loop turn is answered in the same turn, and its market data committed
+    /// after those answers; idle polls skip it ([`handler::InlineAgent`]).
     inline_agent: Option<handler::InlineAgent>,
     /// Message throttles and overload marks (`guard`).
     guards: guard::Guards,
@@ -348,10 +349,17 @@ impl Sessions {
         })
     }
 
-    /// Runs `agent` (e.g. the matching core's `do_work`) at the start of every
-    /// `poll`, on the gateway's thread, before the core's responses are drained.
-    pub fn set_inline_agent(&mut self, agent: Box<dyn FnMut() -> usize>) {
-        self.inline_agent = Some(handler::InlineAgent::new(agent));
+    /// Runs `agent` (e.g. the matching core's `do_work`) in every `poll`, on the
+    /// gateway's thread, after the algo slots were read and before the core's
+    /// responses are drained; after a run that did work, `publish` (the core's
+    /// market-data commit) runs in the same poll once the responses were drained, the
+    /// algo streams pumped and the TCP sends queued: private before public.
+    pub fn set_inline_agent(
+        &mut self,
+        agent: Box<dyn FnMut() -> usize>,
+        publish: Box<dyn FnMut() -> usize>,
+    ) {
+        self.inline_agent = Some(handler::InlineAgent::new(agent, publish));
     }
 
     /// The counters.

@@ -17,12 +17,14 @@
 //!    messages): each active slot's stream from its next number into its response
 //!    ring. A slot catching up (re-attached from an older number) is paced by the
 //!    ring's room; a slot that has caught up and finds its ring full is ended (slow
-//!    consumer): nothing here ever waits for an algo. Then the order hook runs for
-//!    the orders read in step 1 (tick-to-trade: their arrival TSCs were taken when
-//!    they were read), off the path from an order to its answer.
-//! 3. Timers: claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of
-//!    the directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread:
-//!    no syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
+//!    consumer): nothing here ever waits for an algo. The poll then commits the
+//!    turn's market data (private before public).
+//! 3. [`Sessions::algo_housekeeping`]: the order hook runs for the orders read in
+//!    step 1 (tick-to-trade: their arrival TSCs were taken when they were read), off
+//!    the path from an order to its answer; sessions marked in steps 1–2 end; timers:
+//!    claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of the
+//!    directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread: no
+//!    syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
 
 use super::Sessions;
 use crate::gateway::Outbox;
@@ -81,6 +83,8 @@ pub(super) struct AlgoSlots {
     drain_limit: usize,
     next_claims_ns: u64,
     next_liveness_ns: u64,
+    /// The earlier of the two (one compare on the idle turn).
+    next_timer_ns: u64,
     liveness_period_ns: u64,
     /// Scratch for the directory's reports and the slots to end (capacity: slots).
     events: Vec<SlotEvent>,
@@ -119,6 +123,7 @@ impl Sessions {
             drain_limit: drain_limit.max(1),
             next_claims_ns: 0,
             next_liveness_ns: 0,
+            next_timer_ns: 0,
             liveness_period_ns: (liveness_ms * 1_000_000).clamp(1, LIVENESS_POLL_NS),
             events: Vec::with_capacity(n),
             to_end: Vec::with_capacity(n),
@@ -146,6 +151,7 @@ impl Sessions {
 
     /// Reads every active slot's order ring (round-robin, `drain_limit` each) and
     /// handles each message as the account's OUCH input. Returns records read.
+    #[inline]
     pub(super) fn poll_algo_orders(&mut self, out: &mut Outbox<'_>) -> usize {
         let Some(algos) = self.algos.as_mut() else {
             return 0;
@@ -154,18 +160,33 @@ impl Sessions {
         if n == 0 {
             return 0;
         }
-        algos.rr = (algos.rr + 1) % n;
-        let (start, limit) = (algos.rr, algos.drain_limit);
+        // NB: no `%` on the idle turn: a wrapped increment.
+        algos.rr = if algos.rr + 1 >= n { 0 } else { algos.rr + 1 };
+        let (mut k, limit) = (algos.rr, algos.drain_limit);
         let mut work = 0;
-        for k in 0..n {
-            work += self.drain_slot_orders((start + k) % n, limit, out);
+        for _ in 0..n {
+            work += self.drain_slot_orders(k, limit, out);
+            k = if k + 1 == n { 0 } else { k + 1 };
         }
+        // Sessions ended by a bad record or the throttle: before the core runs, so
+        // its cancel-on-disconnect runs this turn.
         self.end_marked(out.now_ns());
         work
     }
 
     /// Up to `limit` records of the `k`-th active slot.
+    #[inline]
     fn drain_slot_orders(&mut self, k: usize, limit: usize, out: &mut Outbox<'_>) -> usize {
+        let algos = self.algos.as_mut().expect("checked by the caller");
+        // NB: the idle turn's whole cost per slot: one load of the next slot's commit
+        // word (setting up the copy buffer below cost 12 instructions per turn).
+        if !algos.dir.rings_mut(algos.active[k]).0.has_record() {
+            return 0;
+        }
+        self.drain_slot_records(k, limit, out)
+    }
+
+    fn drain_slot_records(&mut self, k: usize, limit: usize, out: &mut Outbox<'_>) -> usize {
         let now = out.now_ns();
         let mut record = [0u8; SLOT_RING_SLOT_BYTES];
         for done in 0..limit {
@@ -199,20 +220,23 @@ impl Sessions {
     }
 
     /// Writes each active slot's stream, from its next number, into its response
-    /// ring; runs the claim and liveness timers. Returns messages written.
-    pub(super) fn pump_algo_streams(&mut self, out: &mut Outbox<'_>) -> usize {
+    /// ring. Returns messages written.
+    pub(super) fn pump_algo_streams(&mut self) -> usize {
         let Some(algos) = self.algos.as_mut() else {
             return 0;
         };
-        let now = out.now_ns();
         let mut work = 0;
         for &i in &algos.active {
             let Some(acc) = algos.slots[i].account else {
                 continue;
             };
             let a = &mut self.accounts[usize::from(acc)];
-            let producer = &mut algos.dir.rings_mut(i).1;
             let slot = &mut algos.slots[i];
+            if a.send_next == a.store.next_sequence_number() && slot.live && !a.ended {
+                // NB: the idle turn's case, decided with one compare of two counters.
+                continue;
+            }
+            let producer = &mut algos.dir.rings_mut(i).1;
             while a.send_next < a.store.next_sequence_number() {
                 let (packet, _) = a.store.packets_from(a.send_next, 0);
                 // A stored packet is [length u16][b'S'][OUCH message].
@@ -236,9 +260,22 @@ impl Sessions {
                 algos.to_end.push((i, AlgoEnd::StreamEnded));
             }
         }
-        algos.run_order_hook();
+        work
+    }
+
+    /// After the poll's answers and market data went out: the order hook, the
+    /// sessions marked since [`Sessions::poll_algo_orders`] ended, the claim and
+    /// liveness timers. Returns the work done.
+    pub(super) fn algo_housekeeping(&mut self, now: u64) -> usize {
+        let Some(algos) = self.algos.as_mut() else {
+            return 0;
+        };
+        if !algos.stamped.is_empty() {
+            algos.run_order_hook();
+        }
+        let timers_due = now >= algos.next_timer_ns || (self.ended_sent && !algos.shut);
         self.end_marked(now);
-        work + self.algo_timers(now)
+        if timers_due { self.algo_timers(now) } else { 0 }
     }
 
     /// Claims and liveness, when their timers are due; once End of Session went out
@@ -279,6 +316,8 @@ impl Sessions {
             }
             self.algos.as_mut().expect("checked above").events = events;
         }
+        let algos = self.algos.as_mut().expect("checked above");
+        algos.next_timer_ns = algos.next_claims_ns.min(algos.next_liveness_ns);
         work
     }
 
@@ -364,13 +403,16 @@ impl Sessions {
     }
 
     /// Ends the sessions marked during this poll (freeing their slots).
+    #[inline]
     fn end_marked(&mut self, now: u64) {
-        let Some(algos) = self.algos.as_mut() else {
-            return;
-        };
-        if algos.to_end.is_empty() {
-            return;
+        if self.algos.as_ref().is_some_and(|a| !a.to_end.is_empty()) {
+            self.end_marked_slow(now);
         }
+    }
+
+    #[cold]
+    fn end_marked_slow(&mut self, now: u64) {
+        let algos = self.algos.as_mut().expect("checked by the caller");
         let mut to_end = std::mem::take(&mut algos.to_end);
         for &(i, why) in &to_end {
             let algos = self.algos.as_mut().expect("checked above");
