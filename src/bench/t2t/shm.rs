@@ -363,7 +363,13 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     }
     let mut last_tick = rdtsc();
     let mut spins = 0u32;
-    while (out.len() / WORDS) < args.ticks as usize && rdtsc() - last_tick < idle_limit {
+    while (out.len() / WORDS) < args.ticks as usize {
+        // NB: one TSC read per idle turn, as before the tick source moved in here:
+        // the idle limit's and the tick schedule's.
+        let now = rdtsc();
+        if now - last_tick >= idle_limit {
+            break;
+        }
         let mut tick = None;
         let _ = s.poll_market_data(1, |seq, itch| {
             let locate = itch.get(1..3).map(|b| u16::from_be_bytes([b[0], b[1]]));
@@ -373,7 +379,6 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         });
         let Some(seq) = tick else {
             if let Some(t) = ticker.as_mut() {
-                let now = rdtsc();
                 if t.send_if_due(now)? {
                     continue;
                 }
