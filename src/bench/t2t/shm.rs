@@ -131,7 +131,11 @@ pub(super) fn round(
     let sent = sent?;
     let words = read_stamps(&stamps)?;
     let quiet = read_stamps(&side_path(&stamps, "quiet"))?;
-    for path in [stamps.clone(), side_path(&stamps, "quiet"), side_path(&stamps, "late")] {
+    for path in [
+        stamps.clone(),
+        side_path(&stamps, "quiet"),
+        side_path(&stamps, "late"),
+    ] {
         let _ = std::fs::remove_file(path);
     }
     let interval_ns = 1_000_000_000 / args.rate.max(1);
