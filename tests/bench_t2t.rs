@@ -5,6 +5,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(transport: &str, out: &Path) -> serde_json::Value {
+    run_with(transport, &[], out)
+}
+
+fn run_with(transport: &str, extra: &[&str], out: &Path) -> serde_json::Value {
     let _ = std::fs::remove_dir_all(out);
     let o = Command::new(env!("CARGO_BIN_EXE_tickgate"))
         .args([
@@ -15,6 +19,7 @@ fn run(transport: &str, out: &Path) -> serde_json::Value {
             "--transport",
             transport,
         ])
+        .args(extra)
         .arg("--out")
         .arg(out)
         .output()
@@ -71,6 +76,8 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
     let out = std::env::temp_dir().join(format!("tickgate-t2t-shm-{}", std::process::id()));
     let v = run("shm", &out);
     assert_eq!(v["transport"], "shm");
+    // By default the ticks come from a second session of the algo process.
+    assert_eq!(v["tick_source"], "algo-process");
     // Every stage is stamped over shared memory, the server's read included.
     for stage in [
         "t2t",
@@ -99,6 +106,24 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
         "t2t-shm.json",
     ] {
         assert!(out.join(f).exists(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn shm_tick_to_trade_with_a_tick_thread_answers_every_tick() {
+    if !two_cpus() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("tickgate-t2t-thread-{}", std::process::id()));
+    let v = run_with("shm", &["--tick-source", "thread"], &out);
+    assert_eq!(v["tick_source"], "thread");
+    assert_eq!(v["tick_cpu"], 1, "by default the server's CPU");
+    for stage in ["t2t", "tick_to_algo", "order_to_core"] {
+        assert!(
+            v["stages"][stage]["ns"]["count"].as_u64().unwrap() > 0,
+            "{stage}"
+        );
     }
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -5,9 +5,13 @@
 //!
 //! ```text
 //!  CPU 1: serve (shared mode: gateway + session layer + core, busy-spinning)
-//!         + the tick source (shm: an algo slot; tcp: a TCP session; sleeping
-//!           between ticks, one FIFO priority above the spinners)
 //!  CPU 0: the reacting algo (busy-spinning): a separate process for shm
+//!  the tick source: shm (default `--tick-source algo-process`): a second session
+//!         of the algo process, sent from its spinning loop on a TSC schedule (no
+//!         thread sleeps or wakes on either CPU during a round); shm
+//!         `--tick-source thread` and tcp: a thread of this process on CPU 1
+//!         (`--tick-cpu`), sleeping between ticks, one FIFO priority above the
+//!         spinners
 //! ```
 //!
 //! Stamps (TSC; every thread and process on the host reads the same invariant
@@ -50,15 +54,44 @@ pub enum Transport {
     Tcp,
 }
 
+/// Where the shm tick source runs (docs/LATENCY.md § Tick source says why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TickSource {
+    /// A second, independent session (account B1) of the algo process, sent from its
+    /// spinning loop when the TSC reaches the next tick's time: nothing sleeps or
+    /// wakes on either CPU during a round (the layout a 2-vCPU host allows).
+    AlgoProcess,
+    /// A thread of the bench process on `--tick-cpu` (default: the server's CPU),
+    /// sleeping between ticks: its wake-ups and sleeps run on that CPU (the layout
+    /// before 2026-11-22; on a host with a third CPU, give it that CPU).
+    Thread,
+}
+
+impl TickSource {
+    fn name(self) -> &'static str {
+        match self {
+            Self::AlgoProcess => "algo-process",
+            Self::Thread => "thread",
+        }
+    }
+}
+
 /// Options of `tickgate bench tick-to-trade`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct T2tArgs {
     /// How ticks and orders travel.
     #[arg(long, value_enum, default_value_t = Transport::Shm)]
     pub transport: Transport,
-    /// Ticks per second (open loop: the tick source sleeps between ticks).
+    /// Ticks per second (open loop, on a fixed schedule).
     #[arg(long, default_value_t = 2_000)]
     pub rate: u64,
+    /// shm: where the tick source runs (tcp: always a thread on `--tick-cpu`).
+    #[arg(long, value_enum, default_value_t = TickSource::AlgoProcess)]
+    pub tick_source: TickSource,
+    /// CPU of the tick source's thread (`--tick-source thread`, and tcp); default the
+    /// server's. On a host with a CPU to spare, give it its own.
+    #[arg(long)]
+    pub tick_cpu: Option<usize>,
     /// Recorded ticks, over all rounds.
     #[arg(long, default_value_t = 20_000)]
     pub ticks: u64,
@@ -91,8 +124,7 @@ pub struct T2tArgs {
     /// CPU of the reacting algo.
     #[arg(long, default_value_t = 0)]
     pub algo_cpu: usize,
-    /// CPU of the server (gateway + session layer + core, shared mode) and the tick
-    /// source.
+    /// CPU of the server (gateway + session layer + core, shared mode).
     #[arg(long, default_value_t = 1)]
     pub server_cpu: usize,
     /// Run the server with its journal (process durability) in a temporary directory.
@@ -107,6 +139,29 @@ pub struct T2tArgs {
     /// Short and gentle (smoke tests): few ticks, a slow rate, yielding spinners.
     #[arg(long)]
     pub ci: bool,
+}
+
+impl T2tArgs {
+    /// The CPU of the tick source's thread.
+    fn tick_cpu(&self) -> usize {
+        self.tick_cpu.unwrap_or(self.server_cpu)
+    }
+
+    /// Where the tick source runs: tcp has a thread only.
+    fn tick_source(&self) -> TickSource {
+        match self.transport {
+            Transport::Shm => self.tick_source,
+            Transport::Tcp => TickSource::Thread,
+        }
+    }
+
+    /// The tick source, as the report names it.
+    fn tick_source_text(&self) -> String {
+        match self.tick_source() {
+            TickSource::AlgoProcess => format!("algo-process (CPU {})", self.algo_cpu),
+            TickSource::Thread => format!("thread (CPU {})", self.tick_cpu()),
+        }
+    }
 }
 
 /// The TSC stamps of one tick; 0 = not stamped by this transport.
@@ -198,8 +253,8 @@ pub struct RoundOutput {
     pub ticks: Vec<TickStamps>,
     /// Ticks sent that the algo did not answer (e.g. its order was not resting yet).
     pub missed: u64,
-    /// Ticks sent later than scheduled by more than one interval (the tick source's
-    /// sleep overshot).
+    /// Ticks sent later than scheduled by more than one interval (the tick thread's
+    /// sleep overshot, or the algo process was busy with an earlier tick).
     pub late: u64,
     /// The server's threading description.
     pub threads: String,
@@ -332,7 +387,7 @@ fn effective(args: &T2tArgs) -> T2tArgs {
 /// and the server's CPUs: 1024 lines per direction, the slot count of an algo ring.
 fn floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut Histogram<u64>) {
     let iters = args.floor_iters.div_ceil(rounds);
-    // Off the echo's CPU before it starts spinning there (the tick source ran on it):
+    // Off the echo's CPU before it starts spinning there (a tick thread may have run on it):
     // under SCHED_FIFO an equal-priority spinner would never let this thread back.
     pin(cpus.pinger, "floor pinger");
     pingpong::rtt(pingpong::floor_pair(1024), iters / 5, iters, cpus, clock, h);
@@ -482,8 +537,12 @@ impl Report {
         }
         println!(
             "tickgate bench tick-to-trade --transport {transport}: {} ticks/s open loop, \
-             algo on CPU {}, server {}; {} rounds (floor, ticks) interleaved",
-            args.rate, args.algo_cpu, self.threads, self.rounds
+             algo on CPU {}, server {}, tick source {}; {} rounds (floor, ticks) interleaved",
+            args.rate,
+            args.algo_cpu,
+            self.threads,
+            args.tick_source_text(),
+            self.rounds
         );
         println!(
             "{}",
@@ -565,6 +624,11 @@ impl Report {
             "machine": Machine::this_host(),
             "threading": self.threads,
             "algo_cpu": args.algo_cpu,
+            "tick_source": args.tick_source().name(),
+            "tick_cpu": match args.tick_source() {
+                TickSource::AlgoProcess => args.algo_cpu,
+                TickSource::Thread => args.tick_cpu(),
+            },
             "rate_hz": args.rate,
             "tick_interval_ns": self.interval_ns,
             "rounds": self.rounds,

@@ -1,16 +1,23 @@
 //! `--transport shm`: ITCH on the broadcast ring in `/dev/shm`, orders on the algo's
 //! slot ring, the algo a separate process.
 //!
-//! The tick source (account B1 on an algo slot of its own, a thread of this process
-//! on the server CPU, sleeping between ticks) enters a resting MSFT buy at one tick
-//! and cancels it at the next: the core writes one ITCH message per tick (Add Order,
-//! Order Delete) to the broadcast ring, and the serving loop's turn holds only
-//! shared-memory work (no TCP session in the run). The algo — this binary
+//! The tick source (account B1 on an algo slot of its own) enters a resting MSFT buy
+//! at one tick and cancels it at the next: the core writes one ITCH message per tick
+//! (Add Order, Order Delete) to the broadcast ring, and the serving loop's turn holds
+//! only shared-memory work (no TCP session in the run). The algo — this binary
 //! re-executed as `tickgate bench t2t-algo`, pinned to the algo CPU, busy-spinning —
 //! first warms the fresh server with `--algo-warmup` closed-loop orders, then reads
 //! each MSFT message and answers with one IOC buy of AAPL far below the market
 //! (accepted, then cancelled: the book does not grow), tagged by the algo API with
 //! the tick's market-data sequence number.
+//!
+//! Where the tick source runs (`--tick-source`): by default it is a second,
+//! independent session of the algo process, sent from the algo's spinning loop when
+//! the TSC reaches the tick's scheduled time ([`Ticker`]), so that during a round no
+//! thread sleeps or wakes on either CPU; the algo logic never learns from it that a
+//! tick was sent — it reacts to the ITCH message it reads from the broadcast ring,
+//! as before. `--tick-source thread`: a thread of this process on `--tick-cpu`
+//! (default the server CPU), sleeping between ticks ([`tick_source`]).
 //!
 //! Stamps (TSC; the same invariant counter in both processes): `publish` = the core's
 //! `rdtsc` right after the ITCH message was committed to the ring
@@ -30,7 +37,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Error, RoundOutput, T2tArgs, TickStamps, fifo_priority, pin, server_config, set_fifo};
+use super::{
+    Error, RoundOutput, T2tArgs, TickSource, TickStamps, fifo_priority, pin, server_config,
+    set_fifo,
+};
 use crate::clock::{Clock, rdtsc};
 use crate::ipc::algo::{AlgoSession, SendError};
 use crate::ipc::latency::{BoardReader, board_path};
@@ -59,6 +69,12 @@ pub(super) fn round(
     let server = spawn(config, true).map_err(|e| e.to_string())?;
     let threads = server.threads.clone();
     let total = args.warmup + ticks;
+    let in_algo = args.tick_source == TickSource::AlgoProcess;
+    let tick_every = if in_algo {
+        (clock.ticks_per_s() / args.rate.max(1) as f64) as u64
+    } else {
+        0
+    };
     let mut child = Command::new(std::env::current_exe()?)
         .args(["bench", "t2t-algo", "--directory"])
         .arg(&directory)
@@ -68,12 +84,14 @@ pub(super) fn round(
         .args(["--ticks", &total.to_string()])
         .args(["--warmup-orders", &args.algo_warmup.to_string()])
         .args(["--quiet", &args.quiet.to_string()])
+        .args(["--tick-every", &tick_every.to_string()])
         .args(if args.ci { &["--ci"][..] } else { &[][..] })
         .stdout(Stdio::piped())
         .spawn()?;
     // The algo process and the server's spinning thread run at p (under chrt -f; the
     // child inherits this thread's policy, so it is raised only now); this thread,
-    // which only waits and sends ticks, at p + 1 until the server stops. NB: were the
+    // which only waits (and, with `--tick-source thread`, sends the ticks), at p + 1
+    // until the server stops. NB: were the
     // algo at p + 1 too, this thread, woken on the algo's CPU by its `ready`, would
     // wait behind it for good: the algo spins from then on.
     if let Some(p) = base {
@@ -88,24 +106,38 @@ pub(super) fn round(
         let _ = child.wait();
         return Err("the algo process did not connect (see its error above)".into());
     }
-    pin(args.server_cpu, "tick source");
-    let sent = tick_source(&directory, args, total, clock);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
+    let sent = if in_algo {
+        // Blocked until the algo exits (it stops by itself: after its ticks, or idle
+        // limits): no periodic wake-up of this thread on the algo's CPU.
+        child.wait()?;
+        read_stamps(&side_path(&stamps, "late"))
+            .map(|late| late.iter().map(|&t| clock.ticks_to_ns(t)).collect())
+    } else {
+        pin(args.tick_cpu(), "tick source");
+        let sent = tick_source(&directory, args, total, clock);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+        sent
+    };
     server.stop_and_join().map_err(|e| e.to_string())?;
     if let Some(p) = base {
         set_fifo(p);
     }
     let sent = sent?;
     let words = read_stamps(&stamps)?;
-    let quiet = read_stamps(&quiet_path(&stamps))?;
-    let _ = std::fs::remove_file(&stamps);
-    let _ = std::fs::remove_file(quiet_path(&stamps));
+    let quiet = read_stamps(&side_path(&stamps, "quiet"))?;
+    for path in [
+        stamps.clone(),
+        side_path(&stamps, "quiet"),
+        side_path(&stamps, "late"),
+    ] {
+        let _ = std::fs::remove_file(path);
+    }
     let interval_ns = 1_000_000_000 / args.rate.max(1);
     let answered: Vec<TickStamps> = words
         .chunks_exact(WORDS)
@@ -149,12 +181,12 @@ fn read_stamps(path: &Path) -> Result<Vec<u64>, Error> {
         .collect())
 }
 
-/// The tick source: account B1 on an algo slot of its own (the server's loop turn
-/// that publishes a tick then holds shared-memory work only: no TCP send of the tick
-/// source's acks in the algo's path). At even ticks a resting MSFT buy, at odd ticks
-/// its cancel, on a fixed schedule, sleeping in between (it never spins: it runs one
-/// FIFO priority above the server's spinner on the server's CPU); per tick how late
-/// it was sent (ns).
+/// The tick source as a thread (`--tick-source thread`): account B1 on an algo slot
+/// of its own (the server's loop turn that publishes a tick then holds shared-memory
+/// work only: no TCP send of the tick source's acks in the algo's path), the ticks
+/// of [`send_tick`] on a fixed schedule, sleeping in between (it never spins: it runs
+/// one FIFO priority above the spinners, by default on the server's CPU); per tick
+/// how late it was sent (ns).
 fn tick_source(
     directory: &Path,
     args: &T2tArgs,
@@ -174,28 +206,102 @@ fn tick_source(
         }
         // The previous tick's Accepted / Canceled (and a heartbeat).
         s.poll_responses(64, |_, _| {});
-        let urn = (i / 2) as u32 + 1;
         let sent = clock.now();
-        let r = if i % 2 == 0 {
-            s.enter_order(&EnterOrder::new(
-                urn,
-                Side::Buy,
-                100,
-                Symbol::padded("MSFT"),
-                Price(4_100_000),
-            ))
-        } else {
-            s.cancel_order(&CancelOrder {
-                user_ref_num: urn,
-                quantity: 0,
-                options: Options::NONE,
-            })
-        };
-        r.map_err(|e| format!("the tick source's order was refused by its ring: {e:?}"))?;
+        send_tick(&mut s, i)?;
         late.push(clock.ticks_to_ns(sent.saturating_sub(scheduled)));
     }
     s.detach();
     Ok(late)
+}
+
+/// Tick `i` of the tick source: at even ticks a resting MSFT buy (the core publishes
+/// an ITCH Add Order), at odd ticks its cancel (Order Delete).
+#[inline]
+fn send_tick(s: &mut AlgoSession, i: u64) -> Result<(), Error> {
+    let urn = (i / 2) as u32 + 1;
+    let r = if i.is_multiple_of(2) {
+        s.enter_order(&EnterOrder::new(
+            urn,
+            Side::Buy,
+            100,
+            Symbol::padded("MSFT"),
+            Price(4_100_000),
+        ))
+    } else {
+        s.cancel_order(&CancelOrder {
+            user_ref_num: urn,
+            quantity: 0,
+            options: Options::NONE,
+        })
+    };
+    r.map_err(|e| format!("the tick source's order was refused by its ring: {e:?}").into())
+}
+
+/// The tick source inside the algo process (`--tick-source algo-process`): account B1
+/// on an algo slot of its own, an independent session the algo's logic never reads.
+/// The algo's spinning loop asks it, while waiting for a tick, whether the next tick
+/// is due (`rdtsc() >= next`, open loop: a late tick does not move the schedule), so
+/// nothing sleeps or wakes on either CPU during a round. Its responses (Accepted,
+/// Canceled) are drained with the algo's every 256th idle turn.
+struct Ticker {
+    session: AlgoSession,
+    /// TSC ticks between two ticks.
+    every: u64,
+    /// TSC when the next tick is due.
+    next: u64,
+    sent: u64,
+    total: u64,
+    /// Per tick sent, how late (TSC ticks).
+    late: Vec<u64>,
+}
+
+impl Ticker {
+    fn connect(directory: &Path, every: u64, total: u64) -> Result<Self, Error> {
+        let session = AlgoSession::connect(directory, "B1", "bench", 1, Duration::from_secs(5))?;
+        Ok(Self {
+            session,
+            every,
+            next: u64::MAX,
+            sent: 0,
+            total,
+            late: Vec::with_capacity(total as usize),
+        })
+    }
+
+    /// Starts the schedule: the first tick is due one interval from now.
+    fn start(&mut self) {
+        self.next = rdtsc() + self.every;
+    }
+
+    /// Sends the next tick if it is due at `now`; whether it did.
+    #[inline]
+    fn send_if_due(&mut self, now: u64) -> Result<bool, Error> {
+        if self.sent == self.total || now < self.next {
+            return Ok(false);
+        }
+        send_tick(&mut self.session, self.sent)?;
+        self.late.push(now - self.next);
+        self.sent += 1;
+        self.next += self.every;
+        Ok(true)
+    }
+
+    /// All ticks sent, the last one more than an interval ago: a tick still
+    /// unanswered now was missed.
+    fn over(&self, now: u64) -> bool {
+        self.sent == self.total && now > self.next
+    }
+
+    /// Drains the tick session's responses (and proves its liveness).
+    fn poll_responses(&mut self) {
+        self.session.poll_responses(64, |_, _| {});
+    }
+
+    /// Detaches the tick session; per tick sent, how late (TSC ticks).
+    fn finish(self) -> Vec<u64> {
+        self.session.detach();
+        self.late
+    }
 }
 
 /// Options of the hidden `tickgate bench t2t-algo` (the benchmark's algo process).
@@ -222,6 +328,12 @@ pub struct T2tAlgoArgs {
     /// (written to `<stamps>.quiet`, 3 × u64 LE each: send, server read, ack read).
     #[arg(long, default_value_t = 0)]
     pub quiet: u64,
+    /// Also be the tick source: a second session (account B1) sending one of `ticks`
+    /// ticks every this many TSC ticks from the algo's spinning loop; how late each
+    /// was sent goes to `<stamps>.late` (u64 LE TSC ticks). 0 = the ticks come from
+    /// elsewhere.
+    #[arg(long, default_value_t = 0)]
+    pub tick_every: u64,
     /// Yield instead of spinning.
     #[arg(long)]
     pub ci: bool,
@@ -240,15 +352,28 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     };
     let mut out = Vec::with_capacity(args.ticks as usize * WORDS);
     let idle_limit = Clock::calibrate(Duration::from_millis(20)).ticks_per_s() as u64 * 3;
+    let mut ticker = match args.tick_every {
+        0 => None,
+        every => Some(Ticker::connect(&args.directory, every, args.ticks)?),
+    };
     warm_up(&mut s, &mut order, args, idle_limit)?;
     let mut last_arrival = board.last_order(session).1;
     // Start from the newest message: only ticks sent from now on count.
     while s.poll_market_data(1024, |_, _| {}).map_or(true, |n| n > 0) {}
     println!("ready");
     std::io::stdout().flush()?;
+    if let Some(t) = ticker.as_mut() {
+        t.start();
+    }
     let mut last_tick = rdtsc();
     let mut spins = 0u32;
-    while (out.len() / WORDS) < args.ticks as usize && rdtsc() - last_tick < idle_limit {
+    while (out.len() / WORDS) < args.ticks as usize {
+        // NB: one TSC read per idle turn, as before the tick source moved in here:
+        // the idle limit's and the tick schedule's.
+        let now = rdtsc();
+        if now - last_tick >= idle_limit {
+            break;
+        }
         let mut tick = None;
         let _ = s.poll_market_data(1, |seq, itch| {
             let locate = itch.get(1..3).map(|b| u16::from_be_bytes([b[0], b[1]]));
@@ -257,13 +382,24 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
             }
         });
         let Some(seq) = tick else {
+            if let Some(t) = ticker.as_mut() {
+                if t.send_if_due(now)? {
+                    continue;
+                }
+                if t.over(now) {
+                    break;
+                }
+            }
             // NB: the previous IOC's Order Canceled and the heartbeat can wait: while
             // waiting for a tick only the market-data line is polled (the response
-            // ring and the heartbeat line every 256th turn), so a tick is not read
+            // rings and the heartbeat lines every 256th turn), so a tick is not read
             // late behind a poll of two other lines.
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(256) {
                 s.poll_responses(16, |_, _| {});
+                if let Some(t) = ticker.as_mut() {
+                    t.poll_responses();
+                }
             }
             if args.ci {
                 std::thread::yield_now();
@@ -286,11 +422,16 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         last_arrival = last_arrival.max(core_recv);
         out.extend_from_slice(&[seq, publish, algo_recv, order_send, core_recv, algo_ack]);
     }
+    // The tick session leaves before the quiet round trips, as the tick thread does.
+    if let Some(t) = ticker {
+        let late: Vec<u8> = t.finish().iter().flat_map(|w| w.to_le_bytes()).collect();
+        std::fs::write(side_path(&args.stamps, "late"), late)?;
+    }
     let quiet = quiet_round_trips(&mut s, &mut order, args, idle_limit, &board, last_arrival);
     let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_le_bytes()).collect();
     std::fs::write(&args.stamps, bytes)?;
     let bytes: Vec<u8> = quiet.iter().flat_map(|w| w.to_le_bytes()).collect();
-    std::fs::write(quiet_path(&args.stamps), bytes)?;
+    std::fs::write(side_path(&args.stamps, "quiet"), bytes)?;
     s.detach();
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -298,7 +439,8 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
 /// `args.warmup_orders` unrecorded round trips of the recorded order, one at a time,
 /// before any tick: a fresh server's first orders touch cold pages (order map,
 /// stream store, rings) and cold caches. No tick is being sent meanwhile (the tick
-/// source waits for `ready`, blocked in a read), so nothing is starved.
+/// source starts after `ready`: a thread waits for it, blocked in a read), so
+/// nothing is starved.
 fn warm_up(
     s: &mut AlgoSession,
     order: &mut EnterOrder,
@@ -326,10 +468,12 @@ fn warm_up(
     Ok(())
 }
 
-/// `<stamps>.quiet`: the closed-loop round trips' (send, server read, ack read).
-fn quiet_path(stamps: &Path) -> PathBuf {
+/// `<stamps>.<what>`: `quiet`, the closed-loop round trips' (send, server read, ack
+/// read); `late`, how late each tick of the algo process's tick source was sent.
+fn side_path(stamps: &Path, what: &str) -> PathBuf {
     let mut p = stamps.as_os_str().to_owned();
-    p.push(".quiet");
+    p.push(".");
+    p.push(what);
     PathBuf::from(p)
 }
 

@@ -2,10 +2,11 @@
 //!
 //! The algo (account B0, a thread spinning on the algo CPU, reading its socket
 //! non-blocking) keeps one sell order of 100 AAPL @ 190.00 resting. At every tick the
-//! tick source (account B1, on the server CPU, sleeping between ticks, blocking reads)
-//! sends an IOC buy of 100 @ 190.00 that trades with it: the core's Order Executed
-//! on the algo's session *is* the tick. The algo answers by entering its sell again
-//! (the order of the tick) and reads the Order Accepted (the ack).
+//! tick source (account B1, a thread on `--tick-cpu`, default the server CPU, sleeping
+//! between ticks, blocking reads) sends an IOC buy of 100 @ 190.00 that trades with
+//! it: the core's Order Executed on the algo's session *is* the tick. The algo
+//! answers by entering its sell again (the order of the tick) and reads the Order
+//! Accepted (the ack).
 //!
 //! Stamps: `publish` = the tick source's TSC just before it writes the IOC buy (the
 //! market moves from outside: over TCP there is no earlier point an algo could know
@@ -81,7 +82,7 @@ pub(super) fn round(
     while !ready.load(Ordering::Acquire) && !algo.is_finished() {
         std::thread::sleep(Duration::from_millis(1));
     }
-    pin(args.server_cpu, "tick source");
+    pin(args.tick_cpu(), "tick source");
     let source = tick_source(&server, args, total, clock);
     // Wait (bounded) for the algo to answer the last fill, then stop it.
     let filled = source
