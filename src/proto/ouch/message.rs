@@ -3,7 +3,7 @@
 //! message type from its field table.
 
 use super::OuchError;
-use super::appendage::Options;
+use super::appendage::{Options, TagSet};
 use crate::proto::wire::Writer;
 
 /// Whether a message type always carries its Appendage Length field.
@@ -49,20 +49,29 @@ pub(crate) fn split_message(
     Ok((&msg[1..fixed], &msg[fixed + 2..]))
 }
 
-/// Encoded size of a message with `fields_len` bytes of fixed fields and `options`.
-pub(crate) fn encoded_len(fields_len: usize, rule: AppendageRule, options: &Options) -> usize {
+/// Encoded size of a message with `fields_len` bytes of fixed fields and the options
+/// `tags`.
+#[inline]
+pub(crate) fn encoded_len(fields_len: usize, rule: AppendageRule, tags: TagSet) -> usize {
     let fixed = 1 + fields_len;
-    if rule == AppendageRule::Optional && options.is_empty() {
+    if rule == AppendageRule::Optional && tags.is_empty() {
         fixed
     } else {
-        fixed + 2 + options.encoded_len()
+        fixed + 2 + tags.appendage_len()
     }
 }
 
-/// Writes Appendage Length and the appendage (nothing for an empty optional one).
-pub(crate) fn write_appendage(w: &mut Writer<'_>, rule: AppendageRule, options: &Options) {
-    if rule == AppendageRule::Required || !options.is_empty() {
-        options.write_with_length(w);
+/// Writes Appendage Length and the appendage (nothing for an empty optional one);
+/// `tags` is `options.tags()`.
+#[inline]
+pub(crate) fn write_appendage(
+    w: &mut Writer<'_>,
+    rule: AppendageRule,
+    options: &Options,
+    tags: TagSet,
+) {
+    if rule == AppendageRule::Required || !tags.is_empty() {
+        options.write_with_length(tags, w);
     }
 }
 
@@ -104,23 +113,30 @@ macro_rules! ouch_message {
                 let mut r = $crate::proto::wire::Reader::new(fields);
                 $(let $field = <$fty as $crate::proto::wire::WireField>::read(&mut r)
                     .map_err(OuchError::InvalidValue)?;)*
-                let options = Options::decode(appendage, Self::ALLOWED_TAGS)
-                    .map_err(OuchError::Appendage)?;
-                Ok(Self { $($field,)* options })
+                let mut m = Self { $($field,)* options: Options::NONE };
+                if !appendage.is_empty() {
+                    m.options
+                        .decode_into(appendage, Self::ALLOWED_TAGS)
+                        .map_err(OuchError::Appendage)?;
+                }
+                Ok(m)
             }
 
             /// Bytes the encoded message takes.
             pub fn encoded_len(&self) -> usize {
-                $crate::proto::ouch::message::encoded_len(Self::FIELDS_LEN, Self::RULE, &self.options)
+                $crate::proto::ouch::message::encoded_len(
+                    Self::FIELDS_LEN, Self::RULE, self.options.tags(),
+                )
             }
 
             /// Encodes the message into the front of `out`; returns the bytes written.
             pub fn encode(&self, out: &mut [u8]) -> Result<usize, $crate::proto::wire::BufferTooSmall> {
-                let len = self.encoded_len();
+                let tags = self.options.tags();
+                let len = $crate::proto::ouch::message::encoded_len(Self::FIELDS_LEN, Self::RULE, tags);
                 let mut w = $crate::proto::wire::Writer::new($crate::proto::wire::room(out, len)?);
                 w.u8(Self::TYPE);
                 $($crate::proto::wire::WireField::write(&self.$field, &mut w);)*
-                $crate::proto::ouch::message::write_appendage(&mut w, Self::RULE, &self.options);
+                $crate::proto::ouch::message::write_appendage(&mut w, Self::RULE, &self.options, tags);
                 Ok(len)
             }
         }
