@@ -245,12 +245,12 @@ impl Sessions {
             .orders
             .get(idx, urn)
             .copied();
-        let Some(msg) = translate::outbound(ev, info.as_ref(), symbol) else {
+        let Some((msg, tags)) = translate::outbound(ev, info.as_ref(), symbol) else {
             self.counters.ignored_events += 1;
             return;
         };
         self.track(acc, ev);
-        self.emit(acc, &msg, out.as_deref_mut());
+        self.emit_with(acc, |b| msg.encode_tagged(tags, b), out.as_deref_mut());
         let Some(out) = out else { return };
         if matches!(
             ev,
