@@ -122,16 +122,22 @@ macro_rules! ouch_message {
                 let (fields, appendage) = $crate::proto::ouch::message::split_message(
                     msg, Self::TYPE, Self::FIELDS_LEN, Self::RULE,
                 )?;
+                // A fixed-size view: the field reads below need no bounds checks.
+                let Some(fields) = fields.first_chunk::<{ $name::FIELDS_LEN }>() else {
+                    return Err(OuchError::WrongLength { message_type: Self::TYPE, len: msg.len() });
+                };
                 #[allow(unused_mut, unused_variables)]
                 let mut r = $crate::proto::wire::Reader::new(fields);
                 $(let $field = <$fty as $crate::proto::wire::WireField>::read(&mut r)
                     .map_err(OuchError::InvalidValue)?;)*
-                let mut options = Options::NONE;
-                if !appendage.is_empty() {
-                    options
-                        .decode_into(appendage, Self::ALLOWED_TAGS)
-                        .map_err(OuchError::Appendage)?;
+                if appendage.is_empty() {
+                    // Built in the caller's result: no options decoded, none copied.
+                    return Ok(wrap(Self { $($field,)* options: Options::NONE }));
                 }
+                let mut options = Options::NONE;
+                options
+                    .decode_into(appendage, Self::ALLOWED_TAGS)
+                    .map_err(OuchError::Appendage)?;
                 Ok(wrap(Self { $($field,)* options }))
             }
 
@@ -157,9 +163,14 @@ macro_rules! ouch_message {
             ) -> Result<usize, $crate::proto::wire::BufferTooSmall> {
                 debug_assert_eq!(tags, self.options.tags());
                 let len = $crate::proto::ouch::message::encoded_len(Self::FIELDS_LEN, Self::RULE, tags);
-                let mut w = $crate::proto::wire::Writer::new($crate::proto::wire::room(out, len)?);
+                let buf = $crate::proto::wire::room(out, len)?;
+                // The fixed part first, through a view of known size: its field writes
+                // need no bounds checks. `len` always covers it.
+                let (fixed, appendage) = buf.split_at_mut(1 + Self::FIELDS_LEN);
+                let mut w = $crate::proto::wire::Writer::new(fixed);
                 w.u8(Self::TYPE);
                 $($crate::proto::wire::WireField::write(&self.$field, &mut w);)*
+                let mut w = $crate::proto::wire::Writer::new(appendage);
                 $crate::proto::ouch::message::write_appendage(&mut w, Self::RULE, &self.options, tags);
                 Ok(len)
             }
