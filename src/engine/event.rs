@@ -317,6 +317,25 @@ impl OrderEvent {
             Self::Echoed(e) => e.session,
         }
     }
+
+    /// The UserRefIdx channel of the order (or request) this event is about.
+    #[inline]
+    pub fn user_ref_idx(&self) -> u8 {
+        match self {
+            Self::Accepted(e) => e.user_ref_idx,
+            Self::Rejected(e) => e.user_ref_idx,
+            Self::Executed(e) => e.user_ref_idx,
+            Self::Canceled(e) => e.user_ref_idx,
+            Self::AiqCanceled(e) => e.user_ref_idx,
+            Self::Replaced(e) => e.user_ref_idx,
+            Self::Modified(e) => e.user_ref_idx,
+            Self::CancelRejected(e) => e.user_ref_idx,
+            Self::MassCancelResponse(e) => e.user_ref_idx,
+            Self::Restated(e) => e.user_ref_idx,
+            Self::Ignored(e) => e.user_ref_idx,
+            Self::Echoed(e) => e.user_ref_idx,
+        }
+    }
 }
 
 record! {

@@ -289,6 +289,7 @@ macro_rules! byte_enum {
 
         impl $crate::proto::wire::WireField for $name {
             const LEN: usize = 1;
+            #[inline]
             fn read(
                 r: &mut $crate::proto::wire::Reader<'_>,
             ) -> Result<Self, $crate::proto::wire::InvalidValue> {

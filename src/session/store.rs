@@ -6,17 +6,31 @@
 //! memory is reserved at start-up and its pages populated then
 //! ([`crate::ring::shm::populate_write`]), so appending never allocates and never takes
 //! a page fault (untouched capacity faulted a page in every ≈ 60 Accepted messages, on
-//! the serving thread, inside the order → ack path).
+//! the serving thread, inside the order → ack path). A packet is encoded straight
+//! into the store ([`ReplayStore::append_with`]) and sent from there.
+
+use crate::proto::wire::BufferTooSmall;
 
 /// Why [`ReplayStore::append`] did not store a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreFull;
 
+/// Why [`ReplayStore::append_with`] did not store a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendError {
+    /// The packet would fit a packet buffer but not what is left of the store.
+    Full,
+    /// The packet does not fit the largest room offered (`max_bytes`): not stored.
+    TooLarge,
+}
+
 /// One session's framed Sequenced Data packets, in order.
 #[derive(Debug)]
 pub struct ReplayStore {
-    /// Framed packets, back to back.
-    bytes: Vec<u8>,
+    /// Framed packets, back to back, in `bytes[..used]`; the rest is room.
+    bytes: Box<[u8]>,
+    /// Bytes of `bytes` holding packets.
+    used: usize,
     /// `ends[i]` is the end offset in `bytes` of message `i + 1`.
     ends: Vec<u32>,
 }
@@ -28,12 +42,18 @@ impl ReplayStore {
     /// A store of at most `capacity_bytes` (clamped to `u32::MAX`).
     pub fn new(capacity_bytes: usize) -> Self {
         let capacity_bytes = capacity_bytes.min(u32::MAX as usize);
-        let mut bytes: Vec<u8> = Vec::with_capacity(capacity_bytes);
+        // Zeroed (calloc: fresh pages, not written here), so packets are encoded in
+        // place into initialised room; the pages are populated just below.
+        let mut bytes = vec![0u8; capacity_bytes].into_boxed_slice();
         let mut ends: Vec<u32> = Vec::with_capacity(capacity_bytes / MIN_PACKET_BYTES + 1);
-        crate::ring::shm::populate_write(bytes.as_mut_ptr(), bytes.capacity());
+        crate::ring::shm::populate_write(bytes.as_mut_ptr(), bytes.len());
         let ends_bytes = ends.capacity() * std::mem::size_of::<u32>();
         crate::ring::shm::populate_write(ends.as_mut_ptr().cast(), ends_bytes);
-        Self { bytes, ends }
+        Self {
+            bytes,
+            used: 0,
+            ends,
+        }
     }
 
     /// Messages stored; the last one's sequence number.
@@ -57,13 +77,45 @@ impl ReplayStore {
     /// Appends one framed packet; returns its sequence number. Never allocates: a
     /// packet that does not fit is refused.
     pub fn append(&mut self, packet: &[u8]) -> Result<u64, StoreFull> {
-        let fits_bytes = self.bytes.capacity() - self.bytes.len() >= packet.len();
-        if !fits_bytes || self.ends.len() == self.ends.capacity() {
-            return Err(StoreFull);
+        let copy = |room: &mut [u8]| {
+            let available_bytes = room.len();
+            let Some(dst) = room.get_mut(..packet.len()) else {
+                return Err(BufferTooSmall {
+                    needed_bytes: packet.len(),
+                    available_bytes,
+                });
+            };
+            dst.copy_from_slice(packet);
+            Ok(packet.len())
+        };
+        match self.append_with(packet.len(), copy) {
+            Ok(_) => Ok(self.len()),
+            Err(_) => Err(StoreFull),
         }
-        self.bytes.extend_from_slice(packet);
-        self.ends.push(self.bytes.len() as u32);
-        Ok(self.len())
+    }
+
+    /// Appends the framed packet `write` encodes in place into the room it is given
+    /// (at most `max_bytes`) and returns its bytes: no copy through a stack buffer.
+    /// Nothing is stored if `write` fails.
+    #[inline]
+    pub fn append_with(
+        &mut self,
+        max_bytes: usize,
+        write: impl FnOnce(&mut [u8]) -> Result<usize, BufferTooSmall>,
+    ) -> Result<&[u8], AppendError> {
+        if self.ends.len() == self.ends.capacity() {
+            return Err(AppendError::Full);
+        }
+        let start = self.used;
+        let end = start.saturating_add(max_bytes).min(self.bytes.len());
+        let n = match write(&mut self.bytes[start..end]) {
+            Ok(n) => n.min(end - start),
+            Err(e) if e.needed_bytes <= max_bytes => return Err(AppendError::Full),
+            Err(_) => return Err(AppendError::TooLarge),
+        };
+        self.used = start + n;
+        self.ends.push(self.used as u32);
+        Ok(&self.bytes[start..self.used])
     }
 
     /// The framed packets of messages `from..` (1-based), at most `max_bytes` of them
@@ -106,6 +158,30 @@ mod tests {
         let (bytes, next) = s.packets_from(2, 20);
         assert_eq!((bytes.len(), next), (13, 3));
         assert_eq!(s.packets_from(6, 100).0.len(), 0);
+    }
+
+    #[test]
+    fn append_with_encodes_in_place_and_refuses_what_does_not_fit() {
+        let mut s = ReplayStore::new(40);
+        let packet = s.append_with(20, |room| {
+            room[..13].fill(7);
+            Ok(13)
+        });
+        assert_eq!(packet, Ok(&[7u8; 13][..]));
+        let too_large = |room: &mut [u8]| {
+            Err(BufferTooSmall {
+                needed_bytes: 30,
+                available_bytes: room.len(),
+            })
+        };
+        assert_eq!(s.append_with(20, too_large), Err(AppendError::TooLarge));
+        assert_eq!(s.append_with(30, too_large), Err(AppendError::Full));
+        assert_eq!(s.len(), 1);
+        s.append(&[1; 13]).unwrap();
+        assert_eq!(
+            s.packets_from(1, 100),
+            (&[[7u8; 13], [1; 13]].concat()[..], 3)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::engine::types::{MARKET_PRICE, StpMode, firm_id};
 use crate::engine::{self, OrderEvent, OrderRef};
 use crate::proto::ouch::{
     self, EnterOrder, LiquidityFlag, OrderState, Outbound, Price, PriceType, RejectReason,
-    ReplaceOrder, Symbol,
+    ReplaceOrder, Symbol, Tag, TagSet,
 };
 
 use super::orders::OrderInfo;
@@ -207,6 +207,15 @@ fn echo(user_ref_idx: u8) -> ouch::Options {
     }
 }
 
+/// The tags of [`echo`]`(user_ref_idx)`.
+fn echo_tags(user_ref_idx: u8) -> TagSet {
+    if user_ref_idx == 0 {
+        TagSet::EMPTY
+    } else {
+        TagSet::EMPTY.with(Tag::UserRefIdx)
+    }
+}
+
 /// A Rejected (`J`) message.
 pub fn rejected(
     ts_ns: u64,
@@ -224,10 +233,27 @@ pub fn rejected(
     })
 }
 
-/// The OUCH message for a core event. `info` is the order's entry (for the fields
-/// the core does not carry); `symbol` the instrument's symbol. `None` for events
-/// with no OUCH answer (`Ignored`).
-pub fn outbound(ev: &OrderEvent, info: Option<&OrderInfo>, symbol: Symbol) -> Option<Outbound> {
+/// The OUCH message for a core event and the tags of its options appendage (for
+/// [`Outbound::encode_tagged`]). `info` is the order's entry (for the fields the core
+/// does not carry); `symbol` the instrument's symbol. `None` for events with no OUCH
+/// answer (`Ignored`).
+pub fn outbound(
+    ev: &OrderEvent,
+    info: Option<&OrderInfo>,
+    symbol: Symbol,
+) -> Option<(Outbound, TagSet)> {
+    let msg = message(ev, info, symbol)?;
+    let idx = ev.user_ref_idx();
+    let tags = match ev {
+        OrderEvent::Restated(_) => echo_tags(idx)
+            .with(Tag::DisplayQuantity)
+            .with(Tag::SecondaryOrdRefNum),
+        _ => echo_tags(idx),
+    };
+    Some((msg, tags))
+}
+
+fn message(ev: &OrderEvent, info: Option<&OrderInfo>, symbol: Symbol) -> Option<Outbound> {
     let blank = OrderInfo {
         order: OrderRef::NONE,
         leaves: 0,
@@ -360,6 +386,54 @@ fn mass_cancel_response(e: &engine::event::MassCancelResponse, symbol: Symbol) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::event::{Accepted, Canceled, Restated};
+
+    /// The tags `outbound` hands to `encode_tagged` are the options' own, for
+    /// events with and without a UserRefIdx and the one with extra options.
+    #[test]
+    fn outbound_tags_are_the_options_tags() {
+        for idx in [0u8, 1, 255] {
+            let accepted = OrderEvent::Accepted(Accepted {
+                ts_ns: 1,
+                session: 0,
+                user_ref_idx: idx,
+                user_ref_num: 7,
+                order: OrderRef(3),
+                order_number: 9,
+                instrument: 0,
+                side: engine::Side::Buy,
+                qty: 100,
+                price: 1_000_000,
+                tif: engine::Tif::Day,
+                display: engine::Display::Visible,
+            });
+            let canceled = OrderEvent::Canceled(Canceled {
+                ts_ns: 1,
+                session: 0,
+                user_ref_idx: idx,
+                user_ref_num: 7,
+                order: OrderRef(3),
+                qty: 100,
+                reason: engine::CancelReason::UserRequested,
+            });
+            let restated = OrderEvent::Restated(Restated {
+                ts_ns: 1,
+                session: 0,
+                user_ref_idx: idx,
+                user_ref_num: 7,
+                order: OrderRef(3),
+                display_qty: 100,
+                order_number: 9,
+            });
+            for ev in [accepted, canceled, restated] {
+                let (msg, tags) = outbound(&ev, None, Alpha::padded("AAPL")).unwrap();
+                assert_eq!(tags, msg.options().unwrap().tags(), "{ev:?}");
+                let (mut a, mut b) = ([0u8; 128], [0u8; 128]);
+                assert_eq!(msg.encode_tagged(tags, &mut a), msg.encode(&mut b));
+                assert_eq!(a, b);
+            }
+        }
+    }
 
     #[test]
     fn symbol_index_finds_every_symbol_and_nothing_else() {

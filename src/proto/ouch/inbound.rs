@@ -175,17 +175,19 @@ impl Inbound {
     /// Decodes one inbound message (the payload of an Unsequenced Data packet).
     pub fn decode(msg: &[u8]) -> Result<Inbound, OuchError> {
         let message_type = *msg.first().ok_or(OuchError::Empty)?;
-        Ok(match message_type {
-            EnterOrder::TYPE => Inbound::EnterOrder(EnterOrder::decode(msg)?),
-            ReplaceOrder::TYPE => Inbound::ReplaceOrder(ReplaceOrder::decode(msg)?),
-            CancelOrder::TYPE => Inbound::CancelOrder(CancelOrder::decode(msg)?),
-            ModifyOrder::TYPE => Inbound::ModifyOrder(ModifyOrder::decode(msg)?),
-            MassCancel::TYPE => Inbound::MassCancel(MassCancel::decode(msg)?),
-            DisableOrderEntry::TYPE => Inbound::DisableOrderEntry(DisableOrderEntry::decode(msg)?),
-            EnableOrderEntry::TYPE => Inbound::EnableOrderEntry(EnableOrderEntry::decode(msg)?),
-            AccountQuery::TYPE => Inbound::AccountQuery(AccountQuery::decode(msg)?),
-            other => return Err(OuchError::UnknownType(other)),
-        })
+        match message_type {
+            EnterOrder::TYPE => EnterOrder::decode_with(msg, Inbound::EnterOrder),
+            ReplaceOrder::TYPE => ReplaceOrder::decode_with(msg, Inbound::ReplaceOrder),
+            CancelOrder::TYPE => CancelOrder::decode_with(msg, Inbound::CancelOrder),
+            ModifyOrder::TYPE => ModifyOrder::decode_with(msg, Inbound::ModifyOrder),
+            MassCancel::TYPE => MassCancel::decode_with(msg, Inbound::MassCancel),
+            DisableOrderEntry::TYPE => {
+                DisableOrderEntry::decode_with(msg, Inbound::DisableOrderEntry)
+            }
+            EnableOrderEntry::TYPE => EnableOrderEntry::decode_with(msg, Inbound::EnableOrderEntry),
+            AccountQuery::TYPE => AccountQuery::decode_with(msg, Inbound::AccountQuery),
+            other => Err(OuchError::UnknownType(other)),
+        }
     }
 
     /// Encodes the message into the front of `out`; returns the bytes written.

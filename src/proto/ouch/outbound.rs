@@ -8,7 +8,7 @@ use super::types::{
     BrokenTradeReason, Capacity, ClOrdId, CrossType, Display, Firm, IntermarketSweepEligibility,
     LiquidityFlag, OrderState, Price, RestateReason, Side, Symbol, SystemEventCode, TimeInForce,
 };
-use super::{Options, OuchError};
+use super::{Options, OuchError, TagSet};
 use crate::proto::wire::{BufferTooSmall, Reader, WireField, Writer, room};
 
 /// `S` System Event (§3.1). The only outbound message without an appendage.
@@ -57,6 +57,16 @@ impl SystemEvent {
 
     /// Encodes the message into the front of `out`; returns the bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        self.encode_tagged(TagSet::EMPTY, out)
+    }
+
+    /// [`Self::encode`]; a System Event has no appendage (`tags` is empty).
+    pub(crate) fn encode_tagged(
+        &self,
+        tags: TagSet,
+        out: &mut [u8],
+    ) -> Result<usize, BufferTooSmall> {
+        debug_assert!(tags.is_empty());
         let mut w = Writer::new(room(out, Self::LEN)?);
         w.u8(Self::TYPE);
         self.timestamp.write(&mut w);
@@ -382,6 +392,18 @@ macro_rules! outbound_enum {
             pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
                 match self {
                     $(Outbound::$variant(m) => m.encode(out),)+
+                }
+            }
+
+            /// [`Outbound::encode`] for a caller that knows the options' tags:
+            /// `tags` must be `self.options().map_or(TagSet::EMPTY, Options::tags)`.
+            pub(crate) fn encode_tagged(
+                &self,
+                tags: TagSet,
+                out: &mut [u8],
+            ) -> Result<usize, BufferTooSmall> {
+                match self {
+                    $(Outbound::$variant(m) => m.encode_tagged(tags, out),)+
                 }
             }
 
