@@ -44,6 +44,18 @@ struct Cqe {
     flags: u32,
 }
 
+/// What an inline `send(2)` left of a connection's outbound queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InlineSend {
+    /// Everything went out.
+    Drained,
+    /// The socket took less than everything (its buffer is full): the rest goes out
+    /// by a send SQE, which waits for room.
+    Rest,
+    /// The socket failed with this errno.
+    Failed(i32),
+}
+
 /// How often the turn clock's TSC extrapolation re-reads `CLOCK_MONOTONIC`.
 const CLOCK_ANCHOR_REFRESH: Duration = Duration::from_millis(1);
 
@@ -481,6 +493,16 @@ impl<H: Handler> Gateway<H> {
         if c.state != SlotState::Open || c.send_inflight_bytes > 0 || c.out.queued_bytes() == 0 {
             return;
         }
+        if self.opts.inline_send {
+            match self.send_inline(slot) {
+                InlineSend::Rest => {}
+                InlineSend::Drained => return self.after_drain(id),
+                InlineSend::Failed(errno) => {
+                    return self.begin_close(slot, CloseReason::Error(errno));
+                }
+            }
+        }
+        let c = self.table.slot_mut(slot);
         let (off, len) = c.out.segment(cap);
         let len = len.min(u32::MAX as usize) as u32;
         // SAFETY: `off + len <= cap`, inside this slot's outbound region.
@@ -497,6 +519,60 @@ impl<H: Handler> Gateway<H> {
             c.send_inflight_bytes = len;
         } else {
             c.dirty = true; // retried next turn, after this turn's submit
+        }
+    }
+
+    /// Sends an open slot's queued bytes (no send SQE in flight) with `send(2)`,
+    /// `MSG_DONTWAIT`, right in the loop turn: one call per contiguous segment of the
+    /// queue (two when it wraps), stopping at the first short one.
+    #[inline]
+    fn send_inline(&mut self, slot: u32) -> InlineSend {
+        let (cap, base) = (self.table.out_cap(), self.table.out_base(slot));
+        let c = self.table.slot_mut(slot);
+        let mut sent = 0;
+        let mut outcome = InlineSend::Rest;
+        for _ in 0..2 {
+            let (off, len) = c.out.segment(cap);
+            // SAFETY: `off + len <= cap`: bytes of this slot's outbound region, mapped
+            // for the table's lifetime; `c.fd` is the slot's open socket. The call
+            // only reads them and returns before they are touched again.
+            let r = unsafe {
+                libc::send(
+                    c.fd,
+                    base.add(off).cast(),
+                    len,
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                )
+            };
+            if r < 0 {
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EAGAIN | libc::EINTR) => {}
+                    e => outcome = InlineSend::Failed(e.unwrap_or(libc::EIO)),
+                }
+                break;
+            }
+            c.out.consume(r as usize);
+            sent += r as u64;
+            if (r as usize) < len {
+                break;
+            }
+            if c.out.queued_bytes() == 0 {
+                outcome = InlineSend::Drained;
+                break;
+            }
+        }
+        bump(&self.counters.bytes_out, sent);
+        if outcome == InlineSend::Rest {
+            bump(&self.counters.partial_sends, 1);
+        }
+        outcome
+    }
+
+    /// The outbound queue of `id` has drained: a graceful close waiting for it is
+    /// carried out.
+    fn after_drain(&mut self, id: ConnId) {
+        if let Some(reason) = self.table.slot_mut(id.slot()).close_after_flush {
+            self.table.request_close(id, reason, false);
         }
     }
 

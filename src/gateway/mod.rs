@@ -78,6 +78,11 @@ pub struct GatewayOptions {
     pub bgid: u16,
     /// One stderr line per connection event (accept, close with reason).
     pub log_connections: bool,
+    /// Send queued bytes with a non-blocking `send(2)` from the loop turn, and by a
+    /// send SQE only what the socket did not take (its buffer full). Off: every send
+    /// is an SQE. On by default: it measured faster on the loopback round trip
+    /// (`docs/GATEWAY.md`).
+    pub inline_send: bool,
 }
 
 impl Default for GatewayOptions {
@@ -95,6 +100,7 @@ impl Default for GatewayOptions {
             listen_backlog: 1024,
             bgid: 0,
             log_connections: true,
+            inline_send: true,
         }
     }
 }
