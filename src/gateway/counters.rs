@@ -27,7 +27,7 @@ pub struct GatewayCounters {
     pub bytes_in: AtomicU64,
     /// Bytes the kernel confirmed sent.
     pub bytes_out: AtomicU64,
-    /// Sends (inline `send(2)` or send SQE) that took less than asked; the rest goes
+    /// Sends (inline `sendto(2)` or send SQE) that took less than asked; the rest goes
     /// out by a later send SQE.
     pub partial_sends: AtomicU64,
     /// Multishot recvs ended by ENOBUFS (the provided-buffer ring ran dry); re-armed.

@@ -6,10 +6,12 @@
 //!    with a generation, [`ConnId`]); multishot recv hands over provided buffers
 //!    ([`bufring`]), which go to [`Handler::on_data`] and straight back to the ring.
 //! 2. [`Handler::poll`] runs (e.g. drain the matching core's response ring).
-//! 3. Everything the handler queued through the [`Outbox`] becomes send SQEs (one per
-//!    connection with pending bytes and no send in flight); closes are carried out.
-//! 4. One `io_uring_enter` submits it all (skipped when idle and no completion work is
-//!    flagged).
+//! 3. Everything the handler queued through the [`Outbox`] is sent: a non-blocking
+//!    `sendto(2)` from the turn per connection with pending bytes and no send SQE in
+//!    flight, and a send SQE for what a full socket did not take
+//!    ([`GatewayOptions::inline_send`]); closes are carried out.
+//! 4. One `io_uring_enter` submits the SQEs (skipped when there are none and no
+//!    completion work is flagged).
 //!
 //! The agent never blocks and never allocates in steady state. It runs on a thread of
 //! its own or shares one with other agents (the matching core): call `do_work` from
