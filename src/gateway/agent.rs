@@ -44,18 +44,6 @@ struct Cqe {
     flags: u32,
 }
 
-/// What an inline `sendto(2)` left of a connection's outbound queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InlineSend {
-    /// Everything went out.
-    Drained,
-    /// The socket took less than everything (its buffer is full): the rest goes out
-    /// by a send SQE, which waits for room.
-    Rest,
-    /// The socket failed with this errno.
-    Failed(i32),
-}
-
 /// How often the turn clock's TSC extrapolation re-reads `CLOCK_MONOTONIC`.
 const CLOCK_ANCHOR_REFRESH: Duration = Duration::from_millis(1);
 
@@ -463,8 +451,8 @@ impl<H: Handler> Gateway<H> {
         }
     }
 
-    /// Carries out close requests, sends queued bytes (inline, or by send SQEs) and
-    /// re-arms recvs and the accept. Returns the number of items handled.
+    /// Carries out close requests, turns queued bytes into send SQEs and re-arms
+    /// recvs and the accept. Returns the number of items handled.
     fn process_lists(&mut self) -> usize {
         let mut work = 0;
         while let Some(slot) = self.table.to_close.pop() {
@@ -505,16 +493,6 @@ impl<H: Handler> Gateway<H> {
         if c.state != SlotState::Open || c.send_inflight_bytes > 0 || c.out.queued_bytes() == 0 {
             return;
         }
-        if self.opts.inline_send {
-            match self.send_inline(slot) {
-                InlineSend::Rest => {}
-                InlineSend::Drained => return self.after_drain(id),
-                InlineSend::Failed(errno) => {
-                    return self.begin_close(slot, CloseReason::Error(errno));
-                }
-            }
-        }
-        let c = self.table.slot_mut(slot);
         let (off, len) = c.out.segment(cap);
         let len = len.min(u32::MAX as usize) as u32;
         // SAFETY: `off + len <= cap`, inside this slot's outbound region.
@@ -531,65 +509,6 @@ impl<H: Handler> Gateway<H> {
             c.send_inflight_bytes = len;
         } else {
             c.dirty = true; // retried next turn, after this turn's submit
-        }
-    }
-
-    /// Sends an open slot's queued bytes (no send SQE in flight) with `sendto(2)`,
-    /// `MSG_DONTWAIT`, right in the loop turn: one call per contiguous segment of the
-    /// queue (two when it wraps), stopping at the first short one.
-    #[inline]
-    fn send_inline(&mut self, slot: u32) -> InlineSend {
-        let (cap, base) = (self.table.out_cap(), self.table.out_base(slot));
-        let c = self.table.slot_mut(slot);
-        let mut sent = 0;
-        let mut outcome = InlineSend::Rest;
-        for _ in 0..2 {
-            let (off, len) = c.out.segment(cap);
-            // `sendto` by `syscall(2)`: libc's `send` is a cancellation point, which
-            // costs two calls around the syscall (pthread cancellation is not used).
-            // SAFETY: `off + len <= cap`: bytes of this slot's outbound region, mapped
-            // for the table's lifetime; `c.fd` is the slot's open socket. The call
-            // only reads them and returns before they are touched again.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_sendto,
-                    c.fd,
-                    base.add(off),
-                    len,
-                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-                    std::ptr::null::<libc::sockaddr>(),
-                    0 as libc::socklen_t,
-                )
-            };
-            if r < 0 {
-                match std::io::Error::last_os_error().raw_os_error() {
-                    Some(libc::EAGAIN | libc::EINTR) => {}
-                    e => outcome = InlineSend::Failed(e.unwrap_or(libc::EIO)),
-                }
-                break;
-            }
-            c.out.consume(r as usize);
-            sent += r as u64;
-            if (r as usize) < len {
-                break;
-            }
-            if c.out.queued_bytes() == 0 {
-                outcome = InlineSend::Drained;
-                break;
-            }
-        }
-        bump(&self.counters.bytes_out, sent);
-        if outcome == InlineSend::Rest {
-            bump(&self.counters.partial_sends, 1);
-        }
-        outcome
-    }
-
-    /// The outbound queue of `id` has drained: a graceful close waiting for it is
-    /// carried out.
-    fn after_drain(&mut self, id: ConnId) {
-        if let Some(reason) = self.table.slot_mut(id.slot()).close_after_flush {
-            self.table.request_close(id, reason, false);
         }
     }
 

@@ -95,7 +95,7 @@ pub struct Conn {
     pub send_inflight_bytes: u32,
     /// Outbound bytes.
     pub out: OutQueue,
-    /// On the table's `dirty` list (has bytes to send).
+    /// On the table's `dirty` list (needs a send SQE).
     pub dirty: bool,
     /// On the table's `to_close` list, with the reason.
     pub close_request: Option<CloseReason>,

@@ -27,8 +27,7 @@ pub struct GatewayCounters {
     pub bytes_in: AtomicU64,
     /// Bytes the kernel confirmed sent.
     pub bytes_out: AtomicU64,
-    /// Sends (inline `sendto(2)` or send SQE) that took less than asked; the rest goes
-    /// out by a later send SQE.
+    /// Send CQEs that sent less than asked (the rest is resubmitted).
     pub partial_sends: AtomicU64,
     /// Multishot recvs ended by ENOBUFS (the provided-buffer ring ran dry); re-armed.
     pub recv_buffer_exhausted: AtomicU64,

@@ -6,12 +6,10 @@
 //!    with a generation, [`ConnId`]); multishot recv hands over provided buffers
 //!    ([`bufring`]), which go to [`Handler::on_data`] and straight back to the ring.
 //! 2. [`Handler::poll`] runs (e.g. drain the matching core's response ring).
-//! 3. Everything the handler queued through the [`Outbox`] is sent: a non-blocking
-//!    `sendto(2)` from the turn per connection with pending bytes and no send SQE in
-//!    flight, and a send SQE for what a full socket did not take
-//!    ([`GatewayOptions::inline_send`]); closes are carried out.
-//! 4. One `io_uring_enter` submits the SQEs (skipped when there are none and no
-//!    completion work is flagged).
+//! 3. Everything the handler queued through the [`Outbox`] becomes send SQEs (one per
+//!    connection with pending bytes and no send in flight); closes are carried out.
+//! 4. One `io_uring_enter` submits it all (skipped when idle and no completion work is
+//!    flagged).
 //!
 //! The agent never blocks and never allocates in steady state. It runs on a thread of
 //! its own or shares one with other agents (the matching core): call `do_work` from
@@ -80,11 +78,6 @@ pub struct GatewayOptions {
     pub bgid: u16,
     /// One stderr line per connection event (accept, close with reason).
     pub log_connections: bool,
-    /// Send queued bytes with a non-blocking `send(2)` from the loop turn, and by a
-    /// send SQE only what the socket did not take (its buffer full). Off: every send
-    /// is an SQE. On by default: it measured faster on the loopback round trip
-    /// (`docs/GATEWAY.md`).
-    pub inline_send: bool,
 }
 
 impl Default for GatewayOptions {
@@ -102,7 +95,6 @@ impl Default for GatewayOptions {
             listen_backlog: 1024,
             bgid: 0,
             log_connections: true,
-            inline_send: true,
         }
     }
 }

@@ -4,8 +4,8 @@ use super::conn::{ConnTable, QueueError};
 use super::{CloseReason, ConnId, SendError};
 
 /// Queues outbound bytes and closes for the connections of one gateway. Handed to
-/// every [`super::Handler`] callback; the gateway sends what was queued at the end
-/// of the loop turn (inline, or by send SQEs: [`super::GatewayOptions::inline_send`]).
+/// every [`super::Handler`] callback; the gateway turns what was queued into send
+/// SQEs at the end of the loop turn (one submit for all of them).
 #[derive(Debug)]
 pub struct Outbox<'a> {
     table: &'a mut ConnTable,
