@@ -269,19 +269,7 @@ impl<H: Handler> Gateway<H> {
         let _ = unsafe { self.uring.push(&sqe) };
     }
 
-    /// Drains and dispatches at most `cqe_batch` CQEs; in an idle turn, two loads of
-    /// the CQ indices and the clock's turn count.
-    #[inline]
     fn reap(&mut self) -> usize {
-        if !self.uring.has_completions() {
-            self.tick_clock(false);
-            return 0;
-        }
-        self.reap_batch()
-    }
-
-    #[inline(never)]
-    fn reap_batch(&mut self) -> usize {
         self.cqes.clear();
         let batch = self.opts.cqe_batch;
         for cqe in self.uring.completion().take(batch) {

@@ -105,8 +105,6 @@ pub struct RingConfig {
 pub struct Uring {
     ring: IoUring,
     mode: RingMode,
-    /// `mode.is_sqpoll()`, kept for the loop turn's checks.
-    sqpoll: bool,
     /// Modes the kernel refused before `mode` worked, for the start-up log.
     refused: Vec<(RingMode, i32)>,
     /// Failed `io_uring_enter` calls other than EINTR/EAGAIN/EBUSY.
@@ -173,7 +171,6 @@ impl Uring {
                     let uring = Self {
                         ring,
                         mode,
-                        sqpoll: mode.is_sqpoll(),
                         refused,
                         enter_errors: 0,
                         registered_index: None,
@@ -301,8 +298,9 @@ impl Uring {
             let sq = self.ring.submission();
             (sq.len(), sq.taskrun(), sq.cq_overflow())
         };
-        if self.sqpoll {
-            return self.submit_sqpoll();
+        if self.mode.is_sqpoll() {
+            // The crate wakes the SQ thread only if it sleeps; no syscall otherwise.
+            return self.enter_result(self.ring.submitter().submit());
         }
         if to_submit == 0 && !taskrun && !overflow {
             return false;
@@ -310,20 +308,12 @@ impl Uring {
         self.enter_getevents(to_submit)
     }
 
-    /// SQPOLL's submit: the crate wakes the SQ thread only if it sleeps; no syscall
-    /// otherwise.
-    #[inline(never)]
-    fn submit_sqpoll(&mut self) -> bool {
-        let r = self.ring.submitter().submit();
-        self.enter_result(r)
-    }
-
     /// Runs the completion work the kernel has flagged (`IORING_SQ_TASKRUN`: e.g. a
     /// recv whose data arrived) or a CQ overflow, so that its CQEs can be reaped at
     /// once; one load of the SQ flags when there is none. Returns whether it entered.
     #[inline]
     pub fn run_flagged_work(&mut self) -> bool {
-        if self.sqpoll {
+        if self.mode.is_sqpoll() {
             return false;
         }
         let (to_submit, taskrun, overflow) = {
@@ -344,8 +334,8 @@ impl Uring {
 
     /// `io_uring_enter(to_submit, min_complete = 0, GETEVENTS)`: submits, runs
     /// deferred completion work (DEFER_TASKRUN) and flushes an overflowed CQ; never
-    /// blocks. Out of line, so that the idle turn's checks inline into it.
-    #[inline(never)]
+    /// blocks.
+    #[inline]
     fn enter_getevents(&mut self, to_submit: usize) -> bool {
         let flags = EnterFlags::GETEVENTS.bits();
         let r = match self.registered_index {
