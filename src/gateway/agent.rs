@@ -680,3 +680,36 @@ mod tests {
         assert_eq!(decode_user_data(OP_ACCEPT).0, OP_ACCEPT);
     }
 }
+
+/// An instruction-count probe of the idle loop turn (docs/GATEWAY.md, "The loop turn").
+#[cfg(test)]
+mod idle_turn {
+    use super::*;
+    use crate::gateway::echo::Echo;
+
+    #[inline(never)]
+    fn idle_turn(gw: &mut Gateway<Echo>) -> usize {
+        gw.do_work()
+    }
+
+    /// 100,000 idle turns of a gateway with no connection; run the release lib test
+    /// under `valgrind --tool=callgrind --toggle-collect='*idle_turn*'`.
+    #[test]
+    #[ignore = "instruction count probe"]
+    fn idle_turns() {
+        let opts = GatewayOptions {
+            log_connections: false,
+            max_connections: 16,
+            ..GatewayOptions::default()
+        };
+        let mut gw = Gateway::new(opts, Echo).unwrap();
+        for _ in 0..1000 {
+            gw.do_work();
+        }
+        let mut w = 0;
+        for _ in 0..100_000 {
+            w += idle_turn(&mut gw);
+        }
+        assert_eq!(w, 0);
+    }
+}
