@@ -213,12 +213,7 @@ fn stop_sends_end_of_day_and_end_of_session_on_both_threads() {
         "one Start of Day each, not one per thread"
     );
     let ends = stop_reading(s, &mut [&mut a, &mut b]);
-    assert_eq!(ends[0].len(), 1, "{:?}", ends[0]);
-    assert_eq!(ends[0][0].0, 3);
-    assert_eq!(system_event(&ends[0][0].1), Some(SystemEventCode::EndOfDay));
-    assert_eq!(ends[1].len(), 1, "{:?}", ends[1]);
-    assert_eq!(ends[1][0].0, 2);
-    assert_eq!(system_event(&ends[1][0].1), Some(SystemEventCode::EndOfDay));
+    assert_only_end_of_day(&ends, &[3, 2]);
     drop((a, b));
 
     // Restarted: no second Start of Day on either thread.

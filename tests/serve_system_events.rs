@@ -40,12 +40,7 @@ fn start_and_end_of_day_frame_each_stream_and_replay_once() {
 
     // End of Day is each stream's last message, End of Session after it.
     let ends = stop_reading(s, &mut [&mut a, &mut b]);
-    assert_eq!(ends[0].len(), 1, "{:?}", ends[0]);
-    assert_eq!(ends[0][0].0, 3);
-    assert_eq!(system_event(&ends[0][0].1), Some(SystemEventCode::EndOfDay));
-    assert_eq!(ends[1].len(), 1, "{:?}", ends[1]);
-    assert_eq!(ends[1][0].0, 2);
-    assert_eq!(system_event(&ends[1][0].1), Some(SystemEventCode::EndOfDay));
+    assert_only_end_of_day(&ends, &[3, 2]);
     drop((a, b));
 
     // A restart the same day replays the stream as it was: no second Start of Day.

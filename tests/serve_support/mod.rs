@@ -197,3 +197,14 @@ pub fn system_event(m: &Outbound) -> Option<SystemEventCode> {
         _ => None,
     }
 }
+
+/// Asserts that, after the stop, client *i*'s stream held exactly one more message:
+/// End of Day, numbered `seqs[i]`.
+pub fn assert_only_end_of_day(ends: &[Vec<(u64, Outbound)>], seqs: &[u64]) {
+    assert_eq!(ends.len(), seqs.len());
+    for (end, &seq) in ends.iter().zip(seqs) {
+        assert_eq!(end.len(), 1, "{end:?}");
+        assert_eq!(end[0].0, seq);
+        assert_eq!(system_event(&end[0].1), Some(SystemEventCode::EndOfDay));
+    }
+}
