@@ -161,12 +161,7 @@ fn thread_one_replays_a_reconnect_and_a_restart_from_the_journal() {
     // Cancel Response (7) to the stream.
     drop(b);
     let mut b = relogin_at(s.addrs[1], "DEMO2", 2);
-    let got: Vec<(u64, u8)> = (0..6)
-        .map(|_| {
-            let (seq, m) = next(&mut b);
-            (seq, m.message_type())
-        })
-        .collect();
+    let got = next_types(&mut b, 6);
     let want = [
         (2, b'A'),
         (3, b'A'),
@@ -185,12 +180,7 @@ fn thread_one_replays_a_reconnect_and_a_restart_from_the_journal() {
     // A restart rebuilds thread 1's stream from the journal.
     let s = server_at(c, &dir, StartOptions::default()).unwrap();
     let mut b = relogin_at(s.addrs[1], "DEMO2", 1);
-    let replayed: Vec<(u64, u8)> = (0..8)
-        .map(|_| {
-            let (seq, m) = next(&mut b);
-            (seq, m.message_type())
-        })
-        .collect();
+    let replayed = next_types(&mut b, 8);
     assert_eq!(replayed[0], (1, b'A'));
     assert_eq!(replayed[1..7], want);
     assert_eq!(replayed[7], (8, b'Q'));

@@ -208,3 +208,13 @@ pub fn assert_only_end_of_day(ends: &[Vec<(u64, Outbound)>], seqs: &[u64]) {
         assert_eq!(system_event(&end[0].1), Some(SystemEventCode::EndOfDay));
     }
 }
+
+/// The client's next `n` messages as (sequence number, message type).
+pub fn next_types(c: &mut Client, n: usize) -> Vec<(u64, u8)> {
+    (0..n)
+        .map(|_| {
+            let (seq, m) = next(c);
+            (seq, m.message_type())
+        })
+        .collect()
+}
