@@ -216,8 +216,9 @@ pub struct Sessions {
     guards: guard::Guards,
     /// Co-located algo slots (`[ipc]`), served like connections ([`shm`]).
     algos: Option<Box<shm::AlgoSlots>>,
-    /// The idle warm pass over the order path ([`warm`]).
-    warm: warm::Warm,
+    /// The idle warm pass over the order path ([`warm`]); boxed: its canned record
+    /// would otherwise sit among the fields an order touches.
+    warm: Box<warm::Warm>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -354,7 +355,7 @@ impl Sessions {
             inline_agent: None,
             guards: guard::Guards::new(config),
             algos: None,
-            warm: warm::Warm::new(config.threads.warm_interval_us, instruments),
+            warm: Box::new(warm::Warm::new(config.threads.warm_interval_us, instruments)),
         })
     }
 
