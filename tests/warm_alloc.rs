@@ -1,7 +1,8 @@
 //! The idle warm pass allocates nothing: a server with a pass on every idle turn and
-//! two algo sessions logged in idles for a while after some trading, and a counting
-//! allocator sees no allocation by any thread of the process meanwhile (the test's
-//! own thread only sleeps), while passes run (thousands on an idle machine).
+//! two algo sessions logged in idles for a while after some trading, then trades with
+//! idle gaps, and a counting allocator sees no allocation by any thread of the process
+//! in either window (the test's own thread only sleeps, or sends and reads through
+//! the algo API), while passes run (thousands on an idle machine).
 
 mod serve_support;
 
@@ -77,7 +78,7 @@ fn round_trip(s: &mut AlgoSession, urn: u32) {
 }
 
 #[test]
-fn idling_with_the_warm_pass_on_does_not_allocate() {
+fn idling_and_trading_with_the_warm_pass_on_do_not_allocate() {
     let mut c = config(0);
     c.ipc.slots = 4;
     c.threads.idle = IdleKind::SpinYield;
@@ -98,7 +99,14 @@ fn idling_with_the_warm_pass_on_does_not_allocate() {
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     // Shorter than the algo liveness timeout (no heartbeat is sent meanwhile).
     std::thread::sleep(Duration::from_millis(300));
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let idle = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    // Orders between passes (with 1 ms gaps, so that passes run between them).
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for urn in 201..=300 {
+        round_trip(&mut a, urn);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let trading = ALLOCATIONS.load(Ordering::Relaxed) - before;
     drop((a, b));
     let finished = s.stop_and_join().expect("clean stop");
     assert!(
@@ -106,5 +114,9 @@ fn idling_with_the_warm_pass_on_does_not_allocate() {
         "only {} warm passes",
         finished.sessions.warm_passes
     );
-    assert_eq!(allocations, 0, "allocations while idling with warm passes");
+    assert_eq!(idle, 0, "allocations while idling with warm passes");
+    assert_eq!(
+        trading, 0,
+        "allocations while trading with warm passes between orders"
+    );
 }
