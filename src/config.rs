@@ -239,6 +239,15 @@ pub struct ThreadPlan {
     pub idle: IdleKind,
     /// Whether to `mlockall` at start-up.
     pub lock_memory: bool,
+    /// While a serving thread is idle, run a side-effect-free pass over the order path
+    /// this often (µs) so that its code and data stay in cache between orders
+    /// (`docs/LATENCY.md` § The warm pass); 0 = off.
+    #[serde(default = "default_warm_interval_us")]
+    pub warm_interval_us: u64,
+}
+
+fn default_warm_interval_us() -> u64 {
+    20
 }
 
 impl ThreadPlan {

@@ -28,6 +28,7 @@ mod orders;
 mod state;
 mod timers;
 pub mod types;
+mod warm;
 pub mod wire;
 
 pub use command::Command;

@@ -183,6 +183,12 @@ impl OrderPool {
     pub fn live(&self) -> u32 {
         self.live
     }
+
+    /// The slot the next [`Self::alloc`] takes (`NIL` when exhausted): the warm pass.
+    #[inline]
+    pub fn next_free(&self) -> u32 {
+        self.free_head
+    }
 }
 
 /// Hints the CPU to start loading `*p`'s cache line (never faults, never blocks).

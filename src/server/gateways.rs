@@ -226,6 +226,11 @@ fn run_inline(
         let hook = crate::ipc::latency::order_hook(board, publish_tsc);
         gateway.handler_mut().set_algo_order_hook(hook);
     }
+    let warm = core.clone();
+    gateway.handler_mut().set_core_warm(Box::new(move |record| {
+        warm.try_borrow()
+            .map_or(0, |core| super::warm::warm_core(&core, record))
+    }));
     let (inline, publish) = (core.clone(), core.clone());
     let fatal = flags.fatal.clone();
     gateway.handler_mut().set_inline_agent(

@@ -26,6 +26,7 @@ mod gateways;
 pub mod recover;
 mod run;
 pub mod signal;
+mod warm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

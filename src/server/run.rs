@@ -162,6 +162,17 @@ impl SessionOutput for SharedResponses {
     }
 }
 
+impl SharedResponses {
+    /// Hints the CPU to fetch, for writing, the slot the next event goes to (the warm
+    /// pass: `super::warm`).
+    #[inline]
+    pub(super) fn prefetch_next(&self) {
+        if let Ok(ring) = self.0.try_borrow() {
+            ring.prefetch_next();
+        }
+    }
+}
+
 pub(super) type ServeCore = Core<spsc::Consumer, SharedResponses, ItchMarketOutput, RiskCore>;
 
 /// The rings between the gateway threads and the core (a command ring and a response

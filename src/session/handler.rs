@@ -196,6 +196,13 @@ impl Handler for Sessions {
             self.next_timer_scan_ns = now + 5_000_000;
             self.scan_timers(now, out);
         }
+        // Keep the order path warm while idle; a pass is not work (the idle strategy
+        // may still park).
+        if work > 0 {
+            self.warm.postpone(now);
+        } else {
+            self.warm_if_due(now);
+        }
         work
     }
 }

@@ -33,6 +33,7 @@ mod recover;
 mod shm;
 pub mod store;
 pub mod translate;
+mod warm;
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -42,6 +43,7 @@ pub use orders::{OrderInfo, OrderMap};
 pub use record::INPUT_RECORD_BYTES;
 pub use shm::{CLAIM_POLL_NS, LIVENESS_POLL_NS};
 pub use store::ReplayStore;
+pub use warm::CoreWarm;
 
 use crate::config::Config;
 use crate::engine::{Engine, Instrument};
@@ -107,6 +109,9 @@ pub struct SessionCounters {
     pub algo_liveness_ends: u64,
     /// Algo order-ring records shorter than their header (the session was ended).
     pub algo_bad_records: u64,
+    /// Warm passes run to their end while idle (`threads.warm_interval_us`; they
+    /// change nothing else: `docs/LATENCY.md` § The warm pass).
+    pub warm_passes: u64,
 }
 
 impl std::ops::AddAssign for SessionCounters {
@@ -136,6 +141,7 @@ impl std::ops::AddAssign for SessionCounters {
         self.algo_slow_consumers += o.algo_slow_consumers;
         self.algo_liveness_ends += o.algo_liveness_ends;
         self.algo_bad_records += o.algo_bad_records;
+        self.warm_passes += o.warm_passes;
     }
 }
 
@@ -210,6 +216,9 @@ pub struct Sessions {
     guards: guard::Guards,
     /// Co-located algo slots (`[ipc]`), served like connections ([`shm`]).
     algos: Option<Box<shm::AlgoSlots>>,
+    /// The idle warm pass over the order path ([`warm`]); boxed: its canned record
+    /// would otherwise sit among the fields an order touches.
+    warm: Box<warm::Warm>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -346,6 +355,10 @@ impl Sessions {
             inline_agent: None,
             guards: guard::Guards::new(config),
             algos: None,
+            warm: Box::new(warm::Warm::new(
+                config.threads.warm_interval_us,
+                instruments,
+            )),
         })
     }
 

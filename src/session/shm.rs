@@ -447,6 +447,33 @@ impl Sessions {
         ));
     }
 
+    /// The warm pass's session ([`super::warm`]): the `turn`-th active slot (modulo
+    /// their number) and its account, unless its order ring holds a record (real work
+    /// first).
+    pub(super) fn warm_slot(&mut self, turn: usize) -> Option<(usize, u16)> {
+        let algos = self.algos.as_mut()?;
+        let n = algos.active.len();
+        let i = *algos.active.get(turn.checked_rem(n)?)?;
+        let acc = algos.slots[i].account?;
+        (!algos.dir.rings_mut(i).0.has_record()).then_some((i, acc))
+    }
+
+    /// Whether slot `i`'s order ring holds a record (the warm pass stops for it).
+    #[inline]
+    pub(super) fn algo_order_waiting(&mut self, i: usize) -> bool {
+        self.algos
+            .as_mut()
+            .is_some_and(|a| a.dir.rings_mut(i).0.has_record())
+    }
+
+    /// Hints the CPU to fetch, for writing, the line slot `i`'s next response goes to
+    /// (the warm pass; nothing is written).
+    pub(super) fn prefetch_algo_response(&mut self, i: usize) {
+        if let Some(a) = self.algos.as_mut() {
+            a.dir.rings_mut(i).1.prefetch_next();
+        }
+    }
+
     /// Logs a bad OUCH message from an algo, at most `BAD_OUCH_LOG_LIMIT` per session.
     pub(super) fn log_bad_algo_ouch(&mut self, slot: usize, e: &OuchError) {
         let Some(s) = self.algos.as_mut().and_then(|a| a.slots.get_mut(slot)) else {

@@ -139,6 +139,10 @@ pub struct T2tArgs {
     /// Short and gentle (smoke tests): few ticks, a slow rate, yielding spinners.
     #[arg(long)]
     pub ci: bool,
+    /// The server's `threads.warm_interval_us` (idle warm pass; 0 = off) instead of the
+    /// default configuration's.
+    #[arg(long)]
+    pub warm_interval_us: Option<u64>,
 }
 
 impl T2tArgs {
@@ -436,6 +440,9 @@ fn server_config(args: &T2tArgs, journal: Option<&Path>) -> Config {
     } else {
         IdleKind::Spin
     };
+    if let Some(us) = args.warm_interval_us {
+        c.threads.warm_interval_us = us;
+    }
     c.accounts = (0..2)
         .map(|i| AccountConfig {
             username: format!("B{i}"),
@@ -630,6 +637,9 @@ impl Report {
                 TickSource::Thread => args.tick_cpu(),
             },
             "rate_hz": args.rate,
+            "server_warm_interval_us": args
+                .warm_interval_us
+                .unwrap_or_else(|| Config::embedded().threads.warm_interval_us),
             "tick_interval_ns": self.interval_ns,
             "rounds": self.rounds,
             "warmup_ticks_per_round": args.warmup,

@@ -1,0 +1,232 @@
+//! The warm pass: while the serving thread is idle, every `threads.warm_interval_us`,
+//! one run over an algo order's path that changes nothing, so that the path's code,
+//! branch history and data lines are still in the core's caches when the next real
+//! order comes (`docs/LATENCY.md` § The warm pass).
+//!
+//! One pass, for the next active algo slot in turn (none: no pass), through the real
+//! functions of each step, each result kept in scratch buffers:
+//!
+//! 1. the canned order-ring record (an IOC buy at the bottom of the first instrument's
+//!    band) decoded as `drain_slot_records` and `on_ouch` do ([`OrderHeader::decode`],
+//!    [`Inbound::decode`]), with the account's next UserRefNum read, not consumed;
+//! 2. the session checks read-only: the symbol index, [`translate::enter`], the order
+//!    map's entry, the command ring's fill; the command encoded by
+//!    [`record::encode`](super::record::encode) into scratch, and the command ring's
+//!    next slot prefetched for writing (this thread is its producer);
+//! 3. the core's part (shared threading: [`Sessions::set_core_warm`]), given the
+//!    encoded record: decode, risk screen, the engine's read-only `warm_enter`, the
+//!    journal's and the response ring's next lines;
+//! 4. the answer: an Accepted through the core's event encoder and the session's
+//!    decoder, [`translate::outbound`] and the OUCH encoder, the account stream's tail
+//!    read, the response-ring record encoded and the slot's next response line
+//!    prefetched for writing.
+//!
+//! No journal record, stream message, ITCH message, order id or UserRefNum is used up,
+//! no map, book or risk state changes; only [`SessionCounters::warm_passes`] counts.
+//! A pass starts only on a turn that did no work, gives up before the core's part and
+//! before the answer if an order came meanwhile, and never allocates, locks or calls
+//! the kernel.
+//!
+//! [`SessionCounters::warm_passes`]: super::SessionCounters::warm_passes
+
+use std::hint::black_box;
+
+use super::Sessions;
+use super::orders::OrderInfo;
+use super::translate::{self, Origin};
+use crate::engine::event::Accepted;
+use crate::engine::{Command, Instrument, OrderEvent, OrderRef, RECORD_BYTES};
+use crate::ipc::wire::{
+    ORDER_HEADER_BYTES, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES, encode_response,
+};
+use crate::proto::ouch::{EnterOrder, Inbound, MAX_OUTBOUND_LEN, Price, Side, TimeInForce};
+use crate::proto::wire::Alpha;
+
+/// The core's part of a pass: given an encoded input record, read what running it
+/// would read; returns a word folded from what it read.
+pub type CoreWarm = Box<dyn FnMut(&[u8]) -> u64>;
+
+/// The warm pass's schedule, its canned order and the core's part.
+pub(super) struct Warm {
+    /// `u64::MAX`: off.
+    interval_ns: u64,
+    /// A pass is due at this monotonic time (pushed back by every turn with work).
+    pub(super) next_ns: u64,
+    /// The canned order-ring record: header and OUCH Enter Order (`len` 0: none).
+    record: [u8; SLOT_RING_SLOT_BYTES],
+    len: usize,
+    /// Which active slot the next pass warms.
+    turn: usize,
+    core: Option<CoreWarm>,
+}
+
+impl Warm {
+    /// A pass every `interval_us` µs (0: never), warming an order for the first of
+    /// `instruments` (none: never).
+    pub(super) fn new(interval_us: u64, instruments: &[Instrument]) -> Self {
+        let mut record = [0u8; SLOT_RING_SLOT_BYTES];
+        OrderHeader { trigger_md_seq: 0 }.encode(&mut record);
+        let order = instruments.first().map(|ins| EnterOrder {
+            time_in_force: TimeInForce::Ioc,
+            ..EnterOrder::new(
+                1,
+                Side::Buy,
+                100,
+                Alpha(ins.symbol),
+                Price(ins.level_price(0)),
+            )
+        });
+        let len = order
+            .and_then(|o| o.encode(&mut record[ORDER_HEADER_BYTES..]).ok())
+            .map_or(0, |n| ORDER_HEADER_BYTES + n);
+        let interval_ns = match interval_us.saturating_mul(1_000) {
+            0 => u64::MAX,
+            ns => ns,
+        };
+        Self {
+            interval_ns,
+            next_ns: 0,
+            record,
+            len,
+            turn: 0,
+            core: None,
+        }
+    }
+
+    /// The next pass is due `interval` after `now` (a turn with work just ended).
+    #[inline]
+    pub(super) fn postpone(&mut self, now: u64) {
+        self.next_ns = now.saturating_add(self.interval_ns);
+    }
+}
+
+impl Sessions {
+    /// Gives the warm pass the core's part (shared threading: the core runs on this
+    /// thread). Without it a pass warms the session layer's part only.
+    pub fn set_core_warm(&mut self, core: CoreWarm) {
+        self.warm.core = Some(core);
+    }
+
+    /// Runs one warm pass if one is due (`now` ≥ its time); call it only on a turn
+    /// that did no work. Returns whether a pass ran to its end.
+    #[inline]
+    pub(super) fn warm_if_due(&mut self, now: u64) -> bool {
+        if now < self.warm.next_ns {
+            return false;
+        }
+        self.warm.postpone(now);
+        let done = self.warm_pass(now).is_some();
+        self.counters.warm_passes += u64::from(done);
+        done
+    }
+
+    /// One pass (module doc); `None` where it stopped early.
+    ///
+    /// NB: out of line, so that the idle turn keeps only the compare above and
+    /// callgrind's `--toggle-collect='*warm_pass*'` counts a pass alone.
+    #[inline(never)]
+    fn warm_pass(&mut self, now: u64) -> Option<()> {
+        let turn = self.warm.turn;
+        self.warm.turn = turn.wrapping_add(1);
+        let (slot, acc) = self.warm_slot(turn)?;
+        let record = self.warm.record;
+        let (header, msg) = OrderHeader::decode(record.get(..self.warm.len)?)?;
+        let decoded = Inbound::decode(msg);
+        let Ok(Inbound::EnterOrder(canned)) = &decoded else {
+            return None;
+        };
+        let (cmd, info) = self.warm_session_checks(acc, canned, now)?;
+        let mut input = [0u8; super::INPUT_RECORD_BYTES];
+        super::record::encode(&Command::Enter(cmd), Some(&info), &mut input);
+        self.commands.prefetch_next();
+        if self.algo_order_waiting(slot) {
+            return None;
+        }
+        let core = self.warm.core.as_mut().map_or(0, |f| f(&input));
+        if self.algo_order_waiting(slot) {
+            return None;
+        }
+        self.warm_answer(slot, &cmd, &info);
+        black_box((header, core));
+        Some(())
+    }
+
+    /// `on_ouch`'s and `on_enter`'s checks for `canned` from `acc`, read-only: the
+    /// command and order-map entry they would make.
+    fn warm_session_checks(
+        &self,
+        acc: u16,
+        canned: &EnterOrder,
+        now: u64,
+    ) -> Option<(crate::engine::command::Enter, OrderInfo)> {
+        let a = self.accounts.get(usize::from(acc))?;
+        let idx = canned.options.user_ref_idx.unwrap_or(0);
+        let e = EnterOrder {
+            user_ref_num: a.user_ref_nums.next(idx),
+            ..*canned
+        };
+        let o = Origin {
+            ts_ns: self.ts_ns(now),
+            session: acc,
+            firm: a.firm_id,
+        };
+        black_box(self.commands.queued());
+        let instrument = self.by_symbol.get(&e.symbol.0)?;
+        let cmd = translate::enter(&e, o, instrument).ok()?;
+        black_box(a.orders.get(idx, e.user_ref_num));
+        let info = OrderInfo {
+            order: OrderRef::NONE,
+            leaves: 0,
+            side: e.side,
+            cl_ord_id: e.cl_ord_id,
+            capacity: e.capacity,
+            iso: e.intermarket_sweep_eligibility,
+            cross_type: e.cross_type,
+        };
+        Some((cmd, info))
+    }
+
+    /// The Accepted for `cmd` as the core writes it and the session layer turns it
+    /// into the account's stream message and slot `slot`'s response, into scratch.
+    fn warm_answer(&mut self, slot: usize, cmd: &crate::engine::command::Enter, info: &OrderInfo) {
+        let ev = OrderEvent::Accepted(Accepted {
+            ts_ns: cmd.ts_ns,
+            session: cmd.session,
+            user_ref_idx: cmd.user_ref_idx,
+            user_ref_num: cmd.user_ref_num,
+            order: OrderRef::NONE,
+            order_number: 0,
+            instrument: cmd.instrument,
+            side: cmd.side,
+            qty: cmd.qty,
+            price: cmd.price,
+            tif: cmd.tif,
+            display: cmd.display,
+        });
+        let mut wire = [0u8; RECORD_BYTES];
+        ev.encode_into(&mut wire);
+        let Ok(ev) = OrderEvent::decode(&wire) else {
+            return;
+        };
+        let symbol = self
+            .symbols
+            .get(usize::from(cmd.instrument))
+            .copied()
+            .unwrap_or(Alpha::SPACES);
+        let Some((msg, tags)) = translate::outbound(&ev, Some(info), symbol) else {
+            return;
+        };
+        let mut ouch = [0u8; MAX_OUTBOUND_LEN];
+        let Ok(n) = msg.encode_tagged(tags, &mut ouch) else {
+            return;
+        };
+        let a = &self.accounts[usize::from(cmd.session)];
+        let seq = a.store.next_sequence_number();
+        let (last, _) = a.store.packets_from(seq.saturating_sub(1), 0);
+        black_box(last.last());
+        let mut response = [0u8; RESPONSE_HEADER_BYTES + MAX_OUTBOUND_LEN];
+        encode_response(seq, &ouch[..n], &mut response[..RESPONSE_HEADER_BYTES + n]);
+        black_box(&response);
+        self.prefetch_algo_response(slot);
+    }
+}
