@@ -510,7 +510,11 @@ fn sequence_gap_with_valid_crc_is_corruption() {
     let mut body = seq.to_le_bytes().to_vec();
     body.extend_from_slice(&ts.to_le_bytes());
     body.extend_from_slice(&payload(50));
-    patch(&first, at + 4, &journal::record_crc(len, &body).to_le_bytes());
+    patch(
+        &first,
+        at + 4,
+        &journal::record_crc(len, &body).to_le_bytes(),
+    );
     patch(&first, at + 8, &seq.to_le_bytes());
     let err = replay(&d.0, repair()).unwrap_err();
     let JournalError::Corrupt(c) = &err else {
