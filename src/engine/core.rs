@@ -578,29 +578,7 @@ struct Router<'a, 'h, O, M> {
     control: Option<&'a ControlReplies>,
 }
 
-impl<O: SessionOutput, M> Router<'_, '_, O, M> {
-    /// An event that did not go straight to its output: behind a spill, to a full
-    /// output, or for a session without an output.
-    #[inline(never)]
-    fn order_event_queued(&mut self, event: &OrderEvent) {
-        let session = usize::from(event.session());
-        let (Some(out), Some(spill)) =
-            (self.outputs.get_mut(session), self.spills.get_mut(session))
-        else {
-            return self.unrouted(event);
-        };
-        // Order per session: once anything is spilled, later events queue behind it.
-        if spill.is_empty() && out.try_send(event).is_ok() {
-            return;
-        }
-        self.stats.output_stalls += 1;
-        if spill.len() == spill.capacity() {
-            self.stats.spill_grows += 1;
-        }
-        spill.push_back(*event);
-        *self.spilled += 1;
-    }
-
+impl<O, M> Router<'_, '_, O, M> {
     /// An event for a session without an output: an operator answer, or counted.
     #[cold]
     fn unrouted(&mut self, event: &OrderEvent) {
@@ -622,15 +600,22 @@ impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, '_, O, M> {
         if let Some(held) = &mut self.held {
             return held.push_back((self.seq, Held::Order(*event)));
         }
-        // No spill anywhere (one compare): straight to the output, without touching the
-        // spill queues' lines.
-        if *self.spilled == 0
-            && let Some(out) = self.outputs.get_mut(usize::from(event.session()))
-            && out.try_send(event).is_ok()
-        {
+        let session = usize::from(event.session());
+        let (Some(out), Some(spill)) =
+            (self.outputs.get_mut(session), self.spills.get_mut(session))
+        else {
+            return self.unrouted(event);
+        };
+        // Order per session: once anything is spilled, later events queue behind it.
+        if spill.is_empty() && out.try_send(event).is_ok() {
             return;
         }
-        self.order_event_queued(event);
+        self.stats.output_stalls += 1;
+        if spill.len() == spill.capacity() {
+            self.stats.spill_grows += 1;
+        }
+        spill.push_back(*event);
+        *self.spilled += 1;
     }
 
     #[inline]
