@@ -199,5 +199,8 @@ fn a_record_published_as_words_reads_back_as_its_bytes() {
         w.publish_words(49, &[0; 7]),
         Err(TooLong { len: 49, max: 48 })
     );
-    assert_eq!(w.publish_words(48, &[0; 5]), Err(TooLong { len: 48, max: 48 }));
+    assert_eq!(
+        w.publish_words(48, &[0; 5]),
+        Err(TooLong { len: 48, max: 48 })
+    );
 }
