@@ -507,12 +507,14 @@ fn sequence_gap_with_valid_crc_is_corruption() {
     let first = segment_path(&d.0, 0);
     let at = journal::HEADER_BYTES + 50 * 80;
     let (len, seq, ts) = (PAYLOAD_BYTES as u32, 51u64, 500u64);
-    let mut h = crc32fast::Hasher::new();
-    h.update(&len.to_le_bytes());
-    h.update(&seq.to_le_bytes());
-    h.update(&ts.to_le_bytes());
-    h.update(&payload(50));
-    patch(&first, at + 4, &h.finalize().to_le_bytes());
+    let mut body = seq.to_le_bytes().to_vec();
+    body.extend_from_slice(&ts.to_le_bytes());
+    body.extend_from_slice(&payload(50));
+    patch(
+        &first,
+        at + 4,
+        &journal::record_crc(len, &body).to_le_bytes(),
+    );
     patch(&first, at + 8, &seq.to_le_bytes());
     let err = replay(&d.0, repair()).unwrap_err();
     let JournalError::Corrupt(c) = &err else {

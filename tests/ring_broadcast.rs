@@ -180,3 +180,27 @@ fn a_reader_in_another_mapping_reads_the_shm_ring() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(got, Ok(0));
 }
+
+#[test]
+fn a_record_published_as_words_reads_back_as_its_bytes() {
+    let mut w = broadcast::new(LAYOUT).unwrap();
+    let mut r = w.reader();
+    for len in [12, 13, 20, 47, 48] {
+        let bytes = record(len as u64, len);
+        let mut words = [0u64; 6];
+        for (k, b) in bytes.iter().enumerate() {
+            words[k / 8] |= u64::from(*b) << (8 * (k % 8));
+        }
+        let words = words.map(u64::from_le);
+        w.publish_words(len, &words).unwrap();
+        assert_eq!(r.read(|got| got.to_vec()), Ok(bytes));
+    }
+    assert_eq!(
+        w.publish_words(49, &[0; 7]),
+        Err(TooLong { len: 49, max: 48 })
+    );
+    assert_eq!(
+        w.publish_words(48, &[0; 5]),
+        Err(TooLong { len: 48, max: 48 })
+    );
+}

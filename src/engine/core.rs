@@ -286,7 +286,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
     /// Whether events wait in a spill or for durability: the core has work even with
     /// no input (idle strategies must not sleep on it).
     pub fn has_pending(&self) -> bool {
-        self.spilled > 0 || self.journal.as_ref().is_some_and(|j| !j.held.is_empty())
+        self.spilled > 0 || self.holding()
     }
 
     /// Why the journal stopped the core, if it did (the server then shuts down).
@@ -318,7 +318,29 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
     /// One round: each input drained up to the drain limit, starting with a rotating
     /// input, then (unless the owner does) the market output committed. Returns the
     /// records consumed (0 = idle).
+    ///
+    /// NB: an idle round is a load per input and two compares, inlined into the
+    /// caller; the round proper is out of line. Polling every input through the drain
+    /// (its sink, look-ahead and journal set up each time) cost ≈ 176 instructions per
+    /// idle round with two inputs (callgrind, `bench rtt`, `Core::do_work`), which
+    /// `serve`'s shared loop pays on every gateway turn.
+    #[inline]
     pub fn do_work(&mut self) -> usize {
+        if self.spilled == 0 && !self.holding() && !self.inputs.iter().any(I::has_record) {
+            return 0;
+        }
+        self.busy_round()
+    }
+
+    /// Whether events are held for durability.
+    #[inline]
+    fn holding(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| !j.held.is_empty())
+    }
+
+    /// [`Core::do_work`] with something to do.
+    #[inline(never)]
+    fn busy_round(&mut self) -> usize {
         let work = self.round();
         if !self.owner_commits_market {
             self.market.commit();
@@ -334,79 +356,89 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         {
             return work;
         }
-        for k in 0..n {
-            let i = (self.next_input + k) % n;
-            let Core {
-                processor,
-                inputs,
-                outputs,
-                spills,
-                spilled,
-                market,
-                stats,
-                drain_limit,
-                journal,
-                control,
-                ..
-            } = self;
-            let (mut journal, held) = match journal {
-                Some(Journal {
-                    writer,
-                    next_seq,
-                    failure,
-                    held,
-                    hold,
-                }) => (Some((writer, next_seq, failure)), hold.then_some(held)),
-                None => (None, None),
-            };
-            let mut sink = Router {
-                outputs,
-                spills,
-                spilled,
-                market,
-                stats,
+        let mut i = self.next_input;
+        self.next_input = wrap_next(i, n);
+        for _ in 0..n {
+            if self.inputs[i].has_record() {
+                work += self.drain_input(i);
+            }
+            i = wrap_next(i, n);
+        }
+        work
+    }
+
+    /// Drains input `i` up to the drain limit: each record decoded, journaled and run.
+    #[inline]
+    fn drain_input(&mut self, i: usize) -> usize {
+        let Core {
+            processor,
+            inputs,
+            outputs,
+            spills,
+            spilled,
+            market,
+            stats,
+            drain_limit,
+            journal,
+            control,
+            ..
+        } = self;
+        let (mut journal, held) = match journal {
+            Some(Journal {
+                writer,
+                next_seq,
+                failure,
                 held,
-                seq: 0,
-                control: control.as_deref(),
+                hold,
+            }) => (Some((writer, next_seq, failure)), hold.then_some(held)),
+            None => (None, None),
+        };
+        let mut sink = Router {
+            outputs,
+            spills,
+            spilled,
+            market,
+            stats,
+            held,
+            seq: 0,
+            control: control.as_deref(),
+        };
+        // NB: one-record lookahead: a record is decoded, prefetched and journaled,
+        // then the one before it runs, so a queued command's cold lines (a
+        // Replace's order and risk-ledger entry, ≈ 100 ns from DRAM under load)
+        // load while the previous command runs. An input with one record runs it
+        // at once (no added latency).
+        let mut pending: Option<(Command, u64)> = None;
+        let work = inputs[i].drain(*drain_limit, |record| {
+            let cmd = match Command::decode(record) {
+                Ok(cmd) => cmd,
+                Err(_) => return sink.stats.bad_records += 1,
             };
-            // NB: one-record lookahead: a record is decoded, prefetched and journaled,
-            // then the one before it runs, so a queued command's cold lines (a
-            // Replace's order and risk-ledger entry, ≈ 100 ns from DRAM under load)
-            // load while the previous command runs. An input with one record runs it
-            // at once (no added latency).
-            let mut pending: Option<(Command, u64)> = None;
-            work += inputs[i].drain(*drain_limit, |record| {
-                let cmd = match Command::decode(record) {
-                    Ok(cmd) => cmd,
-                    Err(_) => return sink.stats.bad_records += 1,
-                };
-                processor.prefetch(&cmd);
-                let mut seq = 0;
-                if let Some((writer, next_seq, failure)) = journal.as_mut() {
-                    if failure.is_some() {
-                        return sink.stats.unjournaled += 1;
-                    }
-                    if let Err(e) = writer.append(**next_seq, cmd.ts_ns(), record) {
-                        **failure = Some(e.to_string());
-                        return sink.stats.unjournaled += 1;
-                    }
-                    sink.stats.journaled += 1;
-                    seq = **next_seq;
-                    **next_seq += 1;
+            processor.prefetch(&cmd);
+            let mut seq = 0;
+            if let Some((writer, next_seq, failure)) = journal.as_mut() {
+                if failure.is_some() {
+                    return sink.stats.unjournaled += 1;
                 }
-                if let Some((prev, prev_seq)) = pending.replace((cmd, seq)) {
-                    sink.seq = prev_seq;
-                    sink.stats.commands += 1;
-                    processor.process(&prev, &mut sink);
+                if let Err(e) = writer.append(**next_seq, cmd.ts_ns(), record) {
+                    **failure = Some(e.to_string());
+                    return sink.stats.unjournaled += 1;
                 }
-            });
-            if let Some((prev, prev_seq)) = pending {
+                sink.stats.journaled += 1;
+                seq = **next_seq;
+                **next_seq += 1;
+            }
+            if let Some((prev, prev_seq)) = pending.replace((cmd, seq)) {
                 sink.seq = prev_seq;
                 sink.stats.commands += 1;
                 processor.process(&prev, &mut sink);
             }
+        });
+        if let Some((prev, prev_seq)) = pending {
+            sink.seq = prev_seq;
+            sink.stats.commands += 1;
+            processor.process(&prev, &mut sink);
         }
-        self.next_input = (self.next_input + 1) % n;
         work
     }
 
@@ -474,8 +506,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
     pub fn run(&mut self, idle: &mut impl Idle, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let work = self.do_work();
-            let (inputs, spilled) = (&self.inputs, self.spilled);
-            let held = self.journal.as_ref().is_some_and(|j| !j.held.is_empty());
+            let (inputs, spilled, held) = (&self.inputs, self.spilled, self.holding());
             // Spilled and held events wait for a consumer or the flusher, not for
             // input: never sleep on them.
             idle.idle(work, || {
@@ -608,6 +639,12 @@ impl CommandInput for spsc::Consumer {
     fn has_record(&self) -> bool {
         spsc::Consumer::has_record(self)
     }
+}
+
+/// The input after `i` of `n`, round-robin (a compare, not a division).
+#[inline(always)]
+fn wrap_next(i: usize, n: usize) -> usize {
+    if i + 1 >= n { 0 } else { i + 1 }
 }
 
 /// Checks that a ring's slots hold records of `size` bytes.

@@ -18,6 +18,7 @@
 //!    advances the durable position.
 
 mod cli;
+mod crc;
 mod flusher;
 mod preparer;
 mod reader;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 pub use cli::{
     DumpArgs, ReplayArgs, StatsArgs, VerifyArgs, run_dump, run_replay, run_stats, run_verify,
 };
+pub use crc::{crc32c, record_crc};
 pub use flusher::Flusher;
 pub use preparer::SegmentPreparer;
 pub use reader::{Corruption, CorruptionKind, JournalReader, ReadOptions, Recovery, TornTail};

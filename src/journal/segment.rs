@@ -1,6 +1,6 @@
 //! One segment file: a 128-byte [`SegmentHeader`], then records back to back.
 //!
-//! A record is `{len u32, crc32 u32, seq u64, ts_ns u64, payload}` padded to 8 bytes;
+//! A record is `{len u32, crc32c u32, seq u64, ts_ns u64, payload}` padded to 8 bytes;
 //! `len` is the payload length and is stored last (with `Release`), so a record whose
 //! `len` is non-zero has all its bytes in the page cache. The CRC covers `len`, `seq`,
 //! `ts_ns` and the payload. A zero `len` ends the segment's records.
@@ -21,11 +21,12 @@ use super::{Durability, JournalConfig, JournalError, io_err};
 
 /// "TGJOURNL" in ASCII, little-endian: the first word of every segment.
 pub const JOURNAL_MAGIC: u64 = u64::from_le_bytes(*b"TGJOURNL");
-/// Layout version; bumped on any change to the header or record layout.
-pub const JOURNAL_VERSION: u32 = 1;
+/// Layout version; bumped on any change to the header or record layout. 2: records
+/// carry a CRC-32C (version 1: CRC-32, IEEE).
+pub const JOURNAL_VERSION: u32 = 2;
 /// Bytes of the segment header; records start here.
 pub const HEADER_BYTES: usize = 128;
-/// Bytes of a record's header: `len`, `crc32`, `seq`, `ts_ns`.
+/// Bytes of a record's header: `len`, `crc32c`, `seq`, `ts_ns`.
 pub const RECORD_HEADER_BYTES: usize = 24;
 /// Records start on multiples of this.
 pub const RECORD_ALIGN: usize = 8;
@@ -444,11 +445,9 @@ pub(crate) fn read_frame(bytes: &[u8], off: usize, max_payload: u32) -> Frame<'_
     }
 }
 
-/// The CRC of a record: over `len` (little-endian) then `seq`, `ts_ns` and the payload.
+/// The CRC of a record: CRC-32C over `len` (little-endian) then `seq`, `ts_ns` and the
+/// payload.
 #[inline]
 pub(crate) fn record_crc(len: u32, body: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&len.to_le_bytes());
-    h.update(body);
-    h.finalize()
+    super::crc::record_crc(len, body)
 }

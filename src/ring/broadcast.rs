@@ -188,24 +188,48 @@ impl Writer {
         self.publish_with(record.len(), |buf| buf.copy_from_slice(record))
     }
 
+    /// Writes a record of `len` bytes held as words: the bytes of `words` in memory
+    /// order, as [`Self::publish_with`] would have built them in its scratch (bytes past
+    /// `len` should be zero; readers never look at them). Never waits. For a writer
+    /// that keeps its records as words already (the ITCH output's staging): no zeroing
+    /// and no copy through the scratch.
+    #[inline]
+    pub fn publish_words(&mut self, len: usize, words: &[u64]) -> Result<u64, TooLong> {
+        let max = self.max_record_bytes();
+        let n = len.div_ceil(8);
+        if len > max || n > words.len() {
+            return Err(TooLong { len, max });
+        }
+        let pos = self.tail;
+        store_record(&self.ring, pos, len, &words[..n]);
+        self.tail = pos + 1;
+        Ok(pos)
+    }
+
     fn store(&mut self, len: usize, words: usize) -> u64 {
         let pos = self.tail;
-        let ring = &self.ring;
-        ring.seq(pos).store(2 * pos + 1, Ordering::Relaxed);
-        // Orders the odd marker before the payload stores: a reader whose copy saw
-        // any new word then sees an odd or newer seq on its re-check (Boehm's seqlock).
-        fence(Ordering::Release);
-        ring.len_word(pos).store(len as u32, Ordering::Relaxed);
-        for (dst, src) in ring.payload_words(pos).iter().zip(&self.scratch[..words]) {
-            dst.store(*src, Ordering::Relaxed);
-        }
-        // Pairs with the reader's Acquire load of seq: payload before commit.
-        ring.seq(pos).store(2 * (pos + 1), Ordering::Release);
-        // Pairs with the Acquire load in `Reader::newest`.
-        ring.tail().store(pos + 1, Ordering::Release);
+        store_record(&self.ring, pos, len, &self.scratch[..words]);
         self.tail = pos + 1;
         pos
     }
+}
+
+/// The writer's seqlock protocol for the record at `pos`: `len` bytes, `words` of
+/// payload (at most the slot's).
+#[inline]
+fn store_record(ring: &Ring, pos: u64, len: usize, words: &[u64]) {
+    ring.seq(pos).store(2 * pos + 1, Ordering::Relaxed);
+    // Orders the odd marker before the payload stores: a reader whose copy saw
+    // any new word then sees an odd or newer seq on its re-check (Boehm's seqlock).
+    fence(Ordering::Release);
+    ring.len_word(pos).store(len as u32, Ordering::Relaxed);
+    for (dst, src) in ring.payload_words(pos).iter().zip(words) {
+        dst.store(*src, Ordering::Relaxed);
+    }
+    // Pairs with the reader's Acquire load of seq: payload before commit.
+    ring.seq(pos).store(2 * (pos + 1), Ordering::Release);
+    // Pairs with the Acquire load in `Reader::newest`.
+    ring.tail().store(pos + 1, Ordering::Release);
 }
 
 impl Reader {
