@@ -7,7 +7,7 @@ use super::translate::{self, encode, encode::Entered};
 use crate::engine::command::{ECHO_BYTES, Echo};
 use crate::engine::event::{Accepted, Rejected, Replaced};
 use crate::engine::types::ALL_INSTRUMENTS;
-use crate::engine::{Command, OrderEvent};
+use crate::engine::{Command, OrderEvent, RECORD_BYTES};
 use crate::gateway::{ConnId, Outbox, SendError};
 use crate::proto::ouch::{Outbound, Symbol};
 use crate::proto::soupbin::{MAX_PACKET_LEN, encode_sequenced_with};
@@ -197,13 +197,17 @@ impl Sessions {
     fn drain_events(&mut self, out: &mut Outbox<'_>) -> usize {
         let mut work = 0;
         while work < self.drain_limit {
-            let Some(ev) = self.responses.read(|r| OrderEvent::decode(r).ok()) else {
+            // NB: decoded from a copy of known size, not the ring's slice: every field
+            // read is then in bounds at compile time (≈ 60 instructions less per
+            // event, callgrind), and the slot is released before the event's work.
+            let read = |r: &[u8]| r.first_chunk::<RECORD_BYTES>().copied();
+            let Some(record) = self.responses.read(read) else {
                 break;
             };
             work += 1;
-            match ev {
-                Some(ev) => self.on_event(&ev, Some(out)),
-                None => self.counters.ignored_events += 1,
+            match record.map(|r| OrderEvent::decode(&r)) {
+                Some(Ok(ev)) => self.on_event(&ev, Some(out)),
+                _ => self.counters.ignored_events += 1,
             }
         }
         work
@@ -221,7 +225,7 @@ impl Sessions {
 
     /// One core event: into the session's stream (sent if live), and the order map
     /// kept in step. `out` is `None` while recovering.
-    #[inline]
+    #[inline(always)]
     pub(super) fn on_event(&mut self, ev: &OrderEvent, out: Option<&mut Outbox<'_>>) {
         let acc = ev.session();
         if usize::from(acc) >= self.accounts.len() {
