@@ -141,12 +141,12 @@ impl OrderMap {
         if !self.map.is_empty() {
             self.map.remove(&k);
         }
-        let old = std::mem::replace(e, Entry { key: k, info });
-        if old.key == EMPTY {
+        if e.key == EMPTY {
             self.in_window += 1;
         } else {
-            self.map.insert(old.key, old.info);
+            self.map.insert(e.key, e.info);
         }
+        *e = Entry { key: k, info };
         true
     }
 
