@@ -141,12 +141,12 @@ impl OrderMap {
         if !self.map.is_empty() {
             self.map.remove(&k);
         }
-        if e.key == EMPTY {
+        let old = std::mem::replace(e, Entry { key: k, info });
+        if old.key == EMPTY {
             self.in_window += 1;
         } else {
-            self.map.insert(e.key, e.info);
+            self.map.insert(old.key, old.info);
         }
-        *e = Entry { key: k, info };
         true
     }
 
