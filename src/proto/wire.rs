@@ -289,7 +289,9 @@ macro_rules! byte_enum {
 
         impl $crate::proto::wire::WireField for $name {
             const LEN: usize = 1;
-            #[inline]
+            // NB: `#[inline]` left six out-of-line calls of ≈ 19 instructions in every
+            // Enter Order's decode (callgrind, `on_ouch`).
+            #[inline(always)]
             fn read(
                 r: &mut $crate::proto::wire::Reader<'_>,
             ) -> Result<Self, $crate::proto::wire::InvalidValue> {

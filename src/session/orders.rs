@@ -218,11 +218,25 @@ impl OrderMap {
     }
 
     /// Subtracts `qty` open shares; forgets the order when none are left.
+    #[inline]
     pub fn reduce(&mut self, user_ref_idx: u8, user_ref_num: u32, qty: u32) {
-        if let Some(info) = self.get_mut(user_ref_idx, user_ref_num) {
+        let k = key(user_ref_idx, user_ref_num);
+        let e = &mut self.window[slot(k)];
+        if e.key == k {
+            e.info.leaves = e.info.leaves.saturating_sub(qty);
+            if e.info.leaves == 0 {
+                e.key = EMPTY;
+                self.in_window -= 1;
+            }
+            return;
+        }
+        if self.map.is_empty() {
+            return;
+        }
+        if let Some(info) = self.map.get_mut(&k) {
             info.leaves = info.leaves.saturating_sub(qty);
             if info.leaves == 0 {
-                self.remove(user_ref_idx, user_ref_num);
+                self.map.remove(&k);
             }
         }
     }

@@ -1,7 +1,11 @@
 //! OUCH ↔ core translation: inbound Enter/Replace fields into the core's commands, and
 //! the core's [`OrderEvent`]s into OUCH outbound messages.
 //!
-//! Both directions copy bytes: the core's enums use the OUCH characters.
+//! Both directions copy bytes: the core's enums use the OUCH characters. The common
+//! answers (Accepted, Replaced, Executed, Canceled, Rejected) are encoded straight from
+//! the event ([`encode`]); [`outbound`] builds the message for the others.
+
+pub mod encode;
 
 use crate::engine::command::{Enter, INHERIT, Replace};
 use crate::engine::types::{MARKET_PRICE, StpMode, firm_id};
@@ -271,7 +275,7 @@ fn message(ev: &OrderEvent, info: Option<&OrderInfo>, symbol: Symbol) -> Option<
             e.ts_ns,
             e.user_ref_idx,
             e.user_ref_num,
-            RejectReason::from_code(e.reason.ouch_code()).unwrap_or(RejectReason::Other),
+            reject_reason(e.reason),
             info.cl_ord_id,
         ),
         OrderEvent::Executed(e) => Outbound::OrderExecuted(ouch::OrderExecuted {
@@ -326,6 +330,10 @@ fn message(ev: &OrderEvent, info: Option<&OrderInfo>, symbol: Symbol) -> Option<
         }),
         OrderEvent::Ignored(_) | OrderEvent::Echoed(_) => return None,
     })
+}
+
+fn reject_reason(r: engine::RejectReason) -> RejectReason {
+    RejectReason::from_code(r.ouch_code()).unwrap_or(RejectReason::Other)
 }
 
 fn cancel_reason(r: engine::CancelReason) -> ouch::CancelReason {
