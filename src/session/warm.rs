@@ -17,7 +17,8 @@
 //!    encoded record: decode, risk screen, the engine's read-only `warm_enter`, the
 //!    journal's and the response ring's next lines;
 //! 4. the answer: an Accepted through the core's event encoder and the session's
-//!    decoder, [`translate::outbound`] and the OUCH encoder, the account stream's tail
+//!    decoder and the direct OUCH encoder the real path uses
+//!    ([`translate::encode::accepted`]), the account stream's tail
 //!    read, the response-ring record encoded and the slot's next response line
 //!    prefetched for writing.
 //!
@@ -33,6 +34,7 @@ use std::hint::black_box;
 
 use super::Sessions;
 use super::orders::OrderInfo;
+use super::translate::encode::Entered;
 use super::translate::{self, Origin};
 use crate::engine::event::Accepted;
 use crate::engine::{Command, Instrument, OrderEvent, OrderRef, RECORD_BYTES};
@@ -205,7 +207,7 @@ impl Sessions {
         });
         let mut wire = [0u8; RECORD_BYTES];
         ev.encode_into(&mut wire);
-        let Ok(ev) = OrderEvent::decode(&wire) else {
+        let Ok(OrderEvent::Accepted(e)) = OrderEvent::decode(&wire) else {
             return;
         };
         let symbol = self
@@ -213,11 +215,9 @@ impl Sessions {
             .get(usize::from(cmd.instrument))
             .copied()
             .unwrap_or(Alpha::SPACES);
-        let Some((msg, tags)) = translate::outbound(&ev, Some(info), symbol) else {
-            return;
-        };
         let mut ouch = [0u8; MAX_OUTBOUND_LEN];
-        let Ok(n) = msg.encode_tagged(tags, &mut ouch) else {
+        let entered = Entered::of(info);
+        let Ok(n) = translate::encode::accepted(&e, &entered, symbol, &mut ouch) else {
             return;
         };
         let a = &self.accounts[usize::from(cmd.session)];
