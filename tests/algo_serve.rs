@@ -486,6 +486,9 @@ fn a_second_server_with_the_same_name_is_refused_and_a_dead_ones_files_are_repla
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o660, "{}", file.display());
     }
+    // The servers refused below must not journal into the working directory.
+    let refused_journal = journal_base();
+    c.journal.dir = refused_journal.clone();
     let second = tickgate::server::spawn(c.clone(), false);
     let err = second.expect_err("the name is taken").to_string();
     assert!(err.contains("another ipc.name"), "{err}");
@@ -505,6 +508,7 @@ fn a_second_server_with_the_same_name_is_refused_and_a_dead_ones_files_are_repla
         .unwrap()
         .to_string();
     assert!(err.contains("is not a group"), "{err}");
+    let _ = std::fs::remove_dir_all(&refused_journal);
     c.ipc.group.clear();
     let s = server(c);
     let mut algo = connect(&dir, "DEMO2", 1);
