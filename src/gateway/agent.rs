@@ -220,7 +220,6 @@ impl<H: Handler> Gateway<H> {
         if self.uring.submit_turn() && self.uring.has_completions() {
             work += 1;
         }
-        self.handler.after_submit();
         work
     }
 

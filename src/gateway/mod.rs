@@ -217,11 +217,6 @@ pub trait Handler {
         let _ = out;
         0
     }
-
-    /// Called once per loop turn after its submit, when the turn's sends are with the
-    /// kernel: work that must follow the turn's answers and should not delay them
-    /// (the session layer commits the turn's market data here: private before public).
-    fn after_submit(&mut self) {}
 }
 
 /// Set-up failures, each naming what to fix.

@@ -24,9 +24,8 @@ pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 /// since its last run or it did work then, and otherwise every
 /// [`INLINE_AGENT_IDLE_POLLS`] polls, which is how soon its other inputs (the operator's
 /// control ring, events held for the journal or spilled from a full ring) are served.
-/// After a run that did work, `publish` (the core's market-data commit) runs in
-/// [`Handler::after_submit`], once the turn's answers are out: private before public,
-/// and off the answers' path.
+/// After a run that did work, `publish` runs once the poll has written the answers out
+/// (the core's market-data commit: private before public).
 ///
 /// NB: an idle run of the core took ≈ 135 ns of a ≈ 400 ns idle loop turn (perf of the
 /// serving thread under `bench rtt`: 33% of its samples in the core's `do_work` and
@@ -162,15 +161,6 @@ impl Handler for Sessions {
         self.logf(format_args!("{conn} account {name} logged out: {reason}"));
     }
 
-    /// Private before public: the turn's answers are in the algo slots' response
-    /// rings and its TCP sends were submitted; now its market data
-    /// (docs/ARCHITECTURE.md), off the answers' path.
-    fn after_submit(&mut self) {
-        if let Some(agent) = &mut self.inline_agent {
-            agent.publish();
-        }
-    }
-
     fn poll(&mut self, out: &mut Outbox<'_>) -> usize {
         let mut work = 0;
         if !self.pending_answers.is_empty() {
@@ -188,6 +178,11 @@ impl Handler for Sessions {
         work += drained;
         work += self.pump_replays(out);
         work += self.pump_algo_streams();
+        // Private before public: the turn's answers are in the response rings and
+        // the TCP sends are queued; now its market data (docs/ARCHITECTURE.md).
+        if let Some(agent) = &mut self.inline_agent {
+            agent.publish();
+        }
         let now = out.now_ns();
         work += self.algo_housekeeping(now);
         if !self.day.started() {
