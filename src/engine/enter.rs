@@ -34,6 +34,28 @@ pub(crate) struct Params {
     pub expire: Expire,
 }
 
+impl Params {
+    /// An Enter's order-defining fields.
+    #[inline(always)]
+    pub(crate) fn of_enter(c: &Enter) -> Self {
+        Self {
+            side: c.side,
+            qty: c.qty,
+            price: c.price,
+            tif: c.tif,
+            display: c.display,
+            post_only: c.post_only,
+            min_qty: c.min_qty,
+            max_floor: c.max_floor,
+            expire: if c.tif == Tif::Gtt {
+                Expire::Seconds(c.expire_time_s)
+            } else {
+                Expire::None
+            },
+        }
+    }
+}
+
 /// Validated order details.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Spec {
@@ -81,22 +103,7 @@ impl Engine {
             return Err(RejectReason::InvalidSymbol);
         }
         self.touched = c.instrument;
-        let expire = if c.tif == Tif::Gtt {
-            Expire::Seconds(c.expire_time_s)
-        } else {
-            Expire::None
-        };
-        let p = Params {
-            side: c.side,
-            qty: c.qty,
-            price: c.price,
-            tif: c.tif,
-            display: c.display,
-            post_only: c.post_only,
-            min_qty: c.min_qty,
-            max_floor: c.max_floor,
-            expire,
-        };
+        let p = Params::of_enter(c);
         let spec = self.validate(c.instrument, &p)?;
         let idx = self.pool.alloc().ok_or(RejectReason::ProcessingError)?;
         let number = self.take_order_number();

@@ -3,10 +3,9 @@
 //! nothing changed.
 
 use super::command::Enter;
-use super::enter::{Expire, Params};
+use super::enter::Params;
 use super::orders::{NIL, prefetch};
 use super::state::Engine;
-use super::types::Tif;
 
 impl Engine {
     /// Reads, without changing anything, what processing the Enter `c` reads first:
@@ -22,20 +21,7 @@ impl Engine {
         let Some(book) = self.books.get(usize::from(c.instrument)) else {
             return word;
         };
-        let p = Params {
-            side: c.side,
-            qty: c.qty,
-            price: c.price,
-            tif: c.tif,
-            display: c.display,
-            post_only: c.post_only,
-            min_qty: c.min_qty,
-            max_floor: c.max_floor,
-            expire: match c.tif {
-                Tif::Gtt => Expire::Seconds(c.expire_time_s),
-                _ => Expire::None,
-            },
-        };
+        let p = Params::of_enter(c);
         word ^= match self.validate(c.instrument, &p) {
             Ok(spec) => u64::from(
                 book.crossing_level(c.side.is_buy(), spec.level)
