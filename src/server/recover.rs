@@ -85,6 +85,9 @@ fn input_session(cmd: &Command) -> Option<u16> {
 
 /// What recovery hands to the running server.
 pub struct Recovered {
+    /// The exclusive lock on the day's journal directory, held until every thread
+    /// that writes there has been joined (`server::Running` drops it last).
+    pub lock: DirLock,
     /// The writer, positioned after the last replayed record (owned by the core).
     pub writer: JournalWriter,
     /// The housekeeping agents.
@@ -112,6 +115,9 @@ pub fn recover(
     let dir = journal_dir(config, &String::from_utf8_lossy(name.trimmed()));
     let jc = journal_config(config, dir.clone());
     jc.validate()?;
+    // Before anything reads, repairs or removes a file there: a second server on the
+    // same directory would take the live writer's tail for a torn one.
+    let lock = DirLock::take(&dir)?;
     let reader = JournalReader::open(
         &dir,
         ReadOptions {
@@ -151,10 +157,60 @@ pub fn recover(
     );
     let (writer, preparer, flusher) = journal::open_writer(&jc, &recovery)?;
     Ok(Some(Recovered {
+        lock,
         writer,
         preparer,
         flusher,
     }))
+}
+
+/// An exclusive advisory lock (`flock`) on `<journal dir>/LOCK`, held by the server
+/// that journals there; released when dropped or when the process exits, however it
+/// exits (the kernel drops the lock with the last descriptor).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// The file under the journal directory that carries the lock.
+    pub const FILE: &'static str = "LOCK";
+
+    /// Takes the lock on `dir` (created if missing), or says who holds it.
+    pub fn take(dir: &std::path::Path) -> Result<Self, Error> {
+        let path = dir.join(Self::FILE);
+        let open = std::fs::create_dir_all(dir).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+        });
+        let mut file = open.map_err(|e| format!("journal lock {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = std::io::Read::read_to_string(&mut file, &mut holder);
+                return Err(format!(
+                    "journal directory {} is in use by another tickgate (pid {}); stop it, \
+                     or give this server another journal.dir or session",
+                    dir.display(),
+                    holder.trim()
+                )
+                .into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("journal lock {}: {e}", path.display()).into());
+            }
+        }
+        // The holder's pid, for the message above (informational only).
+        let _ = file.set_len(0);
+        let _ =
+            std::io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes());
+        Ok(Self { _file: file })
+    }
 }
 
 /// Runs the segment preparer and the flusher until `stop`, then flushes once more.

@@ -49,6 +49,10 @@ pub struct Running {
     housekeeping: Option<JoinHandle<()>>,
     publisher: Option<JoinHandle<PublisherStats>>,
     control: Option<JoinHandle<()>>,
+    /// The journal directory's lock: declared last, so it is released only after
+    /// `Drop` has joined every thread (a second server must not open a journal
+    /// that is still being written).
+    _journal_lock: Option<super::recover::DirLock>,
 }
 
 /// What a stopped server reports.
@@ -372,6 +376,7 @@ struct Helpers {
     housekeeping: Option<JoinHandle<()>>,
     publisher: Option<JoinHandle<PublisherStats>>,
     control: Option<JoinHandle<()>>,
+    journal_lock: Option<super::recover::DirLock>,
 }
 
 /// The threading mode and CPUs, for the start-up line and reports.
@@ -587,6 +592,7 @@ pub fn spawn_with(config: Config, opts: StartOptions) -> Result<Running, Error> 
         housekeeping: helpers.housekeeping,
         publisher: helpers.publisher,
         control: helpers.control,
+        _journal_lock: helpers.journal_lock,
     })
 }
 
@@ -626,6 +632,7 @@ fn start_helpers(
         .filter(|_| opts.pin_threads);
     let writer = match journal {
         Some(j) => {
+            helpers.journal_lock = Some(j.lock);
             let hk = super::recover::spawn_housekeeping(
                 j.preparer,
                 j.flusher,
