@@ -12,16 +12,20 @@
 //! core's own thread):
 //!
 //! 1. [`Sessions::poll_algo_orders`] (before the core's turn): each active slot's
-//!    order ring, round-robin, at most `drain_limit` records per slot.
-//! 2. [`Sessions::pump_algo_streams`] (after the core's events became stream
-//!    messages): each active slot's stream from its next number into its response
-//!    ring. A slot catching up (re-attached from an older number) is paced by the
-//!    ring's room; a slot that has caught up and finds its ring full is ended (slow
+//!    order ring, round-robin, at most `drain_limit` records per slot, each read in
+//!    place while it runs through the session layer.
+//! 2. While the core's events become stream messages: a message for a *live* slot
+//!    (caught up with its stream) goes into its response ring as soon as it is stored
+//!    ([`AlgoSlots::write_live`], from `emit_with`), in stream order.
+//! 3. [`Sessions::pump_algo_streams`] (after the drain): each active slot's stream
+//!    from its next number into its response ring, for what step 2 did not write. A
+//!    slot catching up (re-attached from an older number) is paced by the ring's
+//!    room; a slot that has caught up and finds its ring full is ended (slow
 //!    consumer): nothing here ever waits for an algo. The poll then commits the
 //!    turn's market data (private before public).
-//! 3. [`Sessions::algo_housekeeping`]: the order hook runs for the orders read in
+//! 4. [`Sessions::algo_housekeeping`]: the order hook runs for the orders read in
 //!    step 1 (tick-to-trade: their arrival TSCs were taken when they were read), off
-//!    the path from an order to its answer; sessions marked in steps 1–2 end; timers:
+//!    the path from an order to its answer; sessions marked in steps 1–3 end; timers:
 //!    claims every [`CLAIM_POLL_NS`]; heartbeats and the dead-pid flags of the
 //!    directory's pid watcher (`crate::ipc::watch`, its own housekeeping thread: no
 //!    syscall here) every `min(liveness timeout, LIVENESS_POLL_NS)`.
