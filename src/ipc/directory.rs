@@ -494,33 +494,8 @@ impl Directory {
     }
 
     /// The core's ends of slot `i`'s rings: (orders consumer, responses producer).
-    ///
-    /// # Panics
-    /// If `i` is not a slot, or while the rings are lent out ([`Self::lend_rings`]).
     pub fn rings_mut(&mut self, i: usize) -> &mut (Consumer, Producer) {
         &mut self.rings[i]
-    }
-
-    /// [`Self::rings_mut`], or `None` if `i` is not a slot or the rings are lent out.
-    #[inline]
-    pub fn try_rings_mut(&mut self, i: usize) -> Option<&mut (Consumer, Producer)> {
-        self.rings.get_mut(i)
-    }
-
-    /// Lends the core's ends of every slot's rings (indexed by slot) to the caller,
-    /// which reads a record in place while the code it runs needs the rest of its
-    /// state (the session layer's order drain); the directory holds none meanwhile.
-    /// Give them back with [`Self::return_rings`] before any other call that uses them.
-    #[inline]
-    pub fn lend_rings(&mut self) -> Vec<(Consumer, Producer)> {
-        std::mem::take(&mut self.rings)
-    }
-
-    /// Takes back what [`Self::lend_rings`] lent.
-    #[inline]
-    pub fn return_rings(&mut self, rings: Vec<(Consumer, Producer)>) {
-        debug_assert!(self.rings.is_empty() && rings.len() == self.mapping.slots);
-        self.rings = rings;
     }
 
     /// The state of slot `i` (`None` if a peer wrote garbage).
