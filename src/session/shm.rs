@@ -105,9 +105,8 @@ impl AlgoSlots {
     /// Writes message `seq` of slot `i`'s stream (`msg`, an OUCH message) into its
     /// response ring at once, if the slot is live: its algo has been given every
     /// earlier message (the caller checks the account's `send_next == seq`). `false`
-    /// if not written (not live, ring full): the pump then serves the
-    /// message in order, or ends the session if the ring is full
-    /// ([`Sessions::pump_algo_streams`]).
+    /// if not written (not live, ring full): the pump then serves the message in
+    /// order, or ends the session if the ring is full ([`Sessions::pump_algo_streams`]).
     #[inline]
     pub(super) fn write_live(&mut self, i: usize, seq: u64, msg: &[u8]) -> bool {
         if !self.slots.get(i).is_some_and(|s| s.live) {
