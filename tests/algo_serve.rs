@@ -18,7 +18,7 @@ use serve_support::*;
 use tickgate::config::Config;
 use tickgate::ipc::algo::{AlgoSession, ConnectError};
 use tickgate::ipc::directory::{ClaimReject, ring_path};
-use tickgate::proto::ouch::{EnterOrder, Inbound, Outbound, Price, Side, Symbol};
+use tickgate::proto::ouch::{EnterOrder, Inbound, Outbound, Price, Side, Symbol, TimeInForce};
 use tickgate::proto::soupbin::{LoginRejectReason, Packet};
 use tickgate::ring::spsc;
 
@@ -671,4 +671,68 @@ fn both_parties_executions_are_on_their_rings_before_the_itch_execution() {
     }
     drop((buyer, seller));
     s.stop_and_join().unwrap();
+}
+
+/// An IOC buy that finds nothing to trade with: Accepted, then Canceled.
+fn ioc_buy(urn: u32) -> Inbound {
+    Inbound::EnterOrder(EnterOrder {
+        time_in_force: TimeInForce::Ioc,
+        ..buy(urn, 1_800_000)
+    })
+}
+
+/// Asserts that `got` is the stream's messages `from..` with no gap or repeat, each an
+/// IOC's Accepted then its Canceled.
+fn assert_whole_ioc_stream(got: &[(u64, Outbound)], from: u64) {
+    let seqs: Vec<u64> = got.iter().map(|&(seq, _)| seq).collect();
+    let whole: Vec<u64> = (from..from + got.len() as u64).collect();
+    assert_eq!(seqs, whole, "a gap or a repeat");
+    for (seq, m) in got {
+        let kind = if seq % 2 == 1 { b'A' } else { b'C' };
+        assert_eq!(m.message_type(), kind, "message {seq}");
+    }
+}
+
+/// The early write (an answer goes into a live slot's ring as soon as it is stored)
+/// and the pump (a slot catching up) hand out one stream: an algo that reads live and
+/// one that re-attaches mid-stream and keeps trading while it catches up through a
+/// ring smaller than its backlog both get every number once, in order, and the same
+/// messages where they overlap.
+#[test]
+fn live_and_reattaching_readers_get_the_whole_stream_once_in_order() {
+    let mut c = algo_config();
+    c.ipc.ring_records = 8;
+    let dir = c.ipc.directory_path();
+    let s = server(c);
+    let mut live = connect(&dir, "DEMO2", 1);
+    let mut first = Vec::new();
+    for urn in 1..=30 {
+        send(&mut live, &ioc_buy(urn));
+        first.extend(responses(&mut live, 2));
+    }
+    assert_whole_ioc_stream(&first, 1);
+    live.detach();
+    // From 11: 50 messages behind, with room for 8; orders keep coming meanwhile.
+    let mut again = connect(&dir, "DEMO2", 11);
+    let mut second = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    for urn in 31..=60 {
+        send(&mut again, &ioc_buy(urn));
+        assert!(Instant::now() < deadline, "only {second:?}");
+        again.poll_responses(3, |seq, msg| {
+            second.push((seq, Outbound::decode(msg).expect("valid OUCH")));
+        });
+    }
+    second.extend(responses(&mut again, 110 - second.len()));
+    assert_whole_ioc_stream(&second, 11);
+    assert_eq!(&second[..50], &first[10..], "the replayed part differs");
+    // Caught up: answers go straight to the ring again.
+    for urn in 61..=70 {
+        send(&mut again, &ioc_buy(urn));
+        second.extend(responses(&mut again, 2));
+    }
+    assert_whole_ioc_stream(&second, 11);
+    drop(again);
+    let f = s.stop_and_join().unwrap();
+    assert_eq!(f.sessions.algo_slow_consumers, 0);
 }

@@ -40,8 +40,9 @@ impl Sessions {
 
     /// Appends the Sequenced Data packet of the OUCH message `write_message` encodes
     /// to `acc`'s stream (its next number), framed and encoded in place in the replay
-    /// store, and sends it from there if the client is live. `out` is `None` while
-    /// recovering (no clients).
+    /// store, and sends it from there if the client is live: a TCP connection's
+    /// outbox, or an algo's response ring (the pump sends what could not go now). `out`
+    /// is `None` while recovering (no clients).
     fn emit_with(
         &mut self,
         acc: u16,
@@ -53,7 +54,8 @@ impl Sessions {
             self.counters.store_full += 1;
             return;
         }
-        let live = a.conn.is_some() && !a.replaying();
+        let seq = a.store.next_sequence_number();
+        let caught_up = a.send_next == seq;
         let packet = a
             .store
             .append_with(MAX_PACKET_LEN, |b| encode_sequenced_with(b, write_message));
@@ -62,7 +64,20 @@ impl Sessions {
             Err(AppendError::TooLarge) => return,
             Err(AppendError::Full) => return self.end_full_stream(acc, out),
         };
-        let (true, Some(conn), Some(out)) = (live, a.conn, out) else {
+        if let Some(slot) = a.shm_slot {
+            // NB: written as soon as it is stored, not by the pump after the turn's
+            // other events: an IOC's Accepted reached its algo after its Canceled was
+            // translated too (docs/LATENCY.md § Answers to algos). A stored packet is
+            // [length u16][b'S'][OUCH message].
+            if caught_up
+                && let Some(algos) = self.algos.as_deref_mut()
+                && algos.write_live(slot, seq, packet.get(3..).unwrap_or_default())
+            {
+                a.send_next += 1;
+            }
+            return;
+        }
+        let (true, Some(conn), Some(out)) = (caught_up, a.conn, out) else {
             return;
         };
         a.send_next += 1;
