@@ -258,6 +258,7 @@ impl Producer {
 
     /// Claims `n` consecutive slots for writing in place. Nothing is visible to the
     /// consumer until [`Claim::commit`]; dropping the claim releases the slots.
+    #[inline]
     pub fn try_claim(&mut self, n: usize) -> Result<Claim<'_>, Full> {
         let capacity = self.ring.capacity();
         let n64 = n as u64;
@@ -376,7 +377,7 @@ impl Claim<'_> {
     ///
     /// # Panics
     /// If `k > self.len()` (programmer error).
-    #[inline]
+    #[inline(always)]
     pub fn commit_first(self, k: usize) {
         assert!(k <= self.n);
         let p = self.producer;
