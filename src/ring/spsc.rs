@@ -343,7 +343,7 @@ impl Claim<'_> {
     ///
     /// # Panics
     /// If `i >= self.len()` (programmer error).
-    #[inline]
+    #[inline(always)]
     pub fn payload(&mut self, i: usize) -> &mut [u8] {
         assert!(i < self.n, "slot {i} outside a claim of {}", self.n);
         let ring = &self.producer.ring;
@@ -358,7 +358,7 @@ impl Claim<'_> {
     ///
     /// # Panics
     /// If `i >= self.len()` or `len` exceeds the payload (programmer error).
-    #[inline]
+    #[inline(always)]
     pub fn set_len(&mut self, i: usize, len: usize) {
         assert!(i < self.n && len <= self.producer.max_record_bytes());
         let pos = self.producer.tail + i as u64;
@@ -367,7 +367,7 @@ impl Claim<'_> {
     }
 
     /// Makes all claimed records visible, in order.
-    #[inline]
+    #[inline(always)]
     pub fn commit(self) {
         let n = self.n;
         self.commit_first(n);
