@@ -111,6 +111,10 @@ unsafe fn store_record_body_table(
 ///
 /// # Safety
 /// As [`store_record_body`], and the CPU has SSE 4.2.
+///
+/// NB: an engine record (the core's every append) takes a copy of the loop whose
+/// length is a constant, unrolled: through the general loop it cost ≈ 96 instructions
+/// per append (callgrind, `bench rtt`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse4.2")]
 unsafe fn store_record_body_sse42(
@@ -120,6 +124,22 @@ unsafe fn store_record_body_sse42(
     ts_ns: u64,
     payload: &[u8],
 ) -> u32 {
+    if let Ok(record) = <&[u8; crate::engine::RECORD_BYTES]>::try_from(payload) {
+        // SAFETY: the caller's contract (as for this function).
+        return unsafe { store_body_sse42(dst, len, seq, ts_ns, record) };
+    }
+    // SAFETY: the caller's contract (as for this function).
+    unsafe { store_body_sse42(dst, len, seq, ts_ns, payload) }
+}
+
+/// The loop of [`store_record_body_sse42`], inlined into each of its two calls.
+///
+/// # Safety
+/// As [`store_record_body`], and the CPU has SSE 4.2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+#[inline]
+unsafe fn store_body_sse42(dst: *mut u8, len: u32, seq: u64, ts_ns: u64, payload: &[u8]) -> u32 {
     use std::arch::x86_64::{_mm_crc32_u8, _mm_crc32_u32, _mm_crc32_u64};
     let (words, tail) = payload.as_chunks::<8>();
     let mut c = u64::from(_mm_crc32_u32(!0, len));
