@@ -112,9 +112,10 @@ unsafe fn store_record_body_table(
 /// # Safety
 /// As [`store_record_body`], and the CPU has SSE 4.2.
 ///
-/// NB: an engine record (the core's every append) takes a copy of the loop whose
-/// length is a constant, unrolled: through the general loop it cost ≈ 96 instructions
-/// per append (callgrind, `bench rtt`).
+/// NB: the core's records (`serve`'s 80-byte input records, bare 56-byte engine
+/// records) take a copy of the loop whose length is a constant, unrolled: through the
+/// general loop (a `memcpy` call, then the CRC) it cost ≈ 96 instructions per append
+/// (callgrind, `bench rtt`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse4.2")]
 unsafe fn store_record_body_sse42(
@@ -124,15 +125,25 @@ unsafe fn store_record_body_sse42(
     ts_ns: u64,
     payload: &[u8],
 ) -> u32 {
-    if let Ok(record) = <&[u8; crate::engine::RECORD_BYTES]>::try_from(payload) {
-        // SAFETY: the caller's contract (as for this function).
-        return unsafe { store_body_sse42(dst, len, seq, ts_ns, record) };
+    // SAFETY (all three): the caller's contract (as for this function).
+    match payload.len() {
+        // `serve`'s input records (command + session annex).
+        crate::session::INPUT_RECORD_BYTES => unsafe {
+            store_body_sse42(dst, len, seq, ts_ns, &payload[..INPUT])
+        },
+        crate::engine::RECORD_BYTES => unsafe {
+            store_body_sse42(dst, len, seq, ts_ns, &payload[..ENGINE])
+        },
+        _ => unsafe { store_body_sse42(dst, len, seq, ts_ns, payload) },
     }
-    // SAFETY: the caller's contract (as for this function).
-    unsafe { store_body_sse42(dst, len, seq, ts_ns, payload) }
 }
 
-/// The loop of [`store_record_body_sse42`], inlined into each of its two calls.
+#[cfg(target_arch = "x86_64")]
+const INPUT: usize = crate::session::INPUT_RECORD_BYTES;
+#[cfg(target_arch = "x86_64")]
+const ENGINE: usize = crate::engine::RECORD_BYTES;
+
+/// The loop of [`store_record_body_sse42`], inlined into each of its calls.
 ///
 /// # Safety
 /// As [`store_record_body`], and the CPU has SSE 4.2.
