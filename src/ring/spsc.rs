@@ -258,6 +258,7 @@ impl Producer {
 
     /// Claims `n` consecutive slots for writing in place. Nothing is visible to the
     /// consumer until [`Claim::commit`]; dropping the claim releases the slots.
+    #[inline]
     pub fn try_claim(&mut self, n: usize) -> Result<Claim<'_>, Full> {
         let capacity = self.ring.capacity();
         let n64 = n as u64;
@@ -342,7 +343,7 @@ impl Claim<'_> {
     ///
     /// # Panics
     /// If `i >= self.len()` (programmer error).
-    #[inline]
+    #[inline(always)]
     pub fn payload(&mut self, i: usize) -> &mut [u8] {
         assert!(i < self.n, "slot {i} outside a claim of {}", self.n);
         let ring = &self.producer.ring;
@@ -357,7 +358,7 @@ impl Claim<'_> {
     ///
     /// # Panics
     /// If `i >= self.len()` or `len` exceeds the payload (programmer error).
-    #[inline]
+    #[inline(always)]
     pub fn set_len(&mut self, i: usize, len: usize) {
         assert!(i < self.n && len <= self.producer.max_record_bytes());
         let pos = self.producer.tail + i as u64;
@@ -366,7 +367,7 @@ impl Claim<'_> {
     }
 
     /// Makes all claimed records visible, in order.
-    #[inline]
+    #[inline(always)]
     pub fn commit(self) {
         let n = self.n;
         self.commit_first(n);
@@ -376,7 +377,7 @@ impl Claim<'_> {
     ///
     /// # Panics
     /// If `k > self.len()` (programmer error).
-    #[inline]
+    #[inline(always)]
     pub fn commit_first(self, k: usize) {
         assert!(k <= self.n);
         let p = self.producer;

@@ -154,13 +154,11 @@ impl Drop for Running {
 pub(super) struct SharedResponses(Rc<RefCell<spsc::Producer>>);
 
 impl SessionOutput for SharedResponses {
-    #[inline]
+    #[inline(always)]
     fn try_send(&mut self, event: &OrderEvent) -> Result<(), OutputFull> {
         let mut ring = self.0.borrow_mut();
-        ring.try_write(RECORD_BYTES, |buf| {
-            event.encode_into(buf);
-        })
-        .map_err(|_| OutputFull)?;
+        // The ring's own output (`engine::core`): encodes in place, no closure.
+        SessionOutput::try_send(&mut *ring, event)?;
         ring.prefetch_next();
         Ok(())
     }
