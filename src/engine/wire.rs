@@ -257,6 +257,7 @@ macro_rules! record_enum {
             pub const BYTES: usize = $size;
 
             /// Encodes into exactly [`Self::BYTES`] bytes.
+            #[inline]
             pub fn encode(&self, buf: &mut [u8; $size]) {
                 match self {
                     $(Self::$var(v) => {
