@@ -243,11 +243,30 @@ fn check_view(bytes: &[u8]) -> Result<(), TestCaseError> {
                 ($($field:ident),+) => { $(prop_assert_eq!(v.$field(), d.$field, "{}", stringify!($field));)+ };
             }
             same!(
-                secondary_ord_ref_num, firm, min_qty, customer_type, max_floor, price_type,
-                peg_offset, discretion_price, discretion_price_type, discretion_peg_offset,
-                post_only, random_reserves, route, expire_time, trade_now, handle_inst,
-                bbo_weight_indicator, display_quantity, display_price, group_id,
-                shares_located, locate_broker, side, user_ref_idx
+                secondary_ord_ref_num,
+                firm,
+                min_qty,
+                customer_type,
+                max_floor,
+                price_type,
+                peg_offset,
+                discretion_price,
+                discretion_price_type,
+                discretion_peg_offset,
+                post_only,
+                random_reserves,
+                route,
+                expire_time,
+                trade_now,
+                handle_inst,
+                bbo_weight_indicator,
+                display_quantity,
+                display_price,
+                group_id,
+                shares_located,
+                locate_broker,
+                side,
+                user_ref_idx
             );
             prop_assert_eq!(v.tags(), d.tags());
         }

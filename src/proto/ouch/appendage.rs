@@ -86,6 +86,9 @@ macro_rules! options {
         pub trait OptionValues: Copy {
             $($(#[$m])* fn $field(&self) -> Option<$ty>;)+
 
+            /// True if no option is present.
+            fn is_empty(&self) -> bool;
+
             /// All the options, decoded.
             fn to_options(&self) -> Options;
         }
@@ -95,6 +98,11 @@ macro_rules! options {
             fn $field(&self) -> Option<$ty> {
                 self.$field
             })+
+
+            #[inline]
+            fn is_empty(&self) -> bool {
+                self.tags().is_empty()
+            }
 
             #[inline]
             fn to_options(&self) -> Options {
@@ -107,6 +115,11 @@ macro_rules! options {
             fn $field(&self) -> Option<$ty> {
                 self.find(Tag::$variant).and_then(|v| read_exact(v).ok())
             })+
+
+            #[inline]
+            fn is_empty(&self) -> bool {
+                self.tags.is_empty()
+            }
 
             fn to_options(&self) -> Options {
                 let mut options = Options::NONE;

@@ -204,7 +204,6 @@ impl Inbound {
     pub fn encoded_len(&self) -> usize {
         each_inbound!(self, m => m.encoded_len())
     }
-
 }
 
 impl<'a> InboundView<'a> {
