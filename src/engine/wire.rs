@@ -257,7 +257,6 @@ macro_rules! record_enum {
             pub const BYTES: usize = $size;
 
             /// Encodes into exactly [`Self::BYTES`] bytes.
-            #[inline]
             pub fn encode(&self, buf: &mut [u8; $size]) {
                 match self {
                     $(Self::$var(v) => {

@@ -31,18 +31,18 @@ impl Sessions {
             Err(e) => return self.on_bad_ouch(acc, msg, *e, now, out),
         };
         let idx = m.user_ref_idx();
+        let a = &mut self.accounts[usize::from(acc)];
         if let Some(urn) = m.new_user_ref_num()
-            && !self.accounts[usize::from(acc)]
-                .user_ref_nums
-                .check_and_consume(idx, urn)
+            && !a.user_ref_nums.check_and_consume(idx, urn)
         {
             self.counters.resends_ignored += 1;
             return;
         }
+        let firm = a.firm_id;
         let o = Origin {
             ts_ns: self.ts_ns(now),
             session: acc,
-            firm: self.accounts[usize::from(acc)].firm_id,
+            firm,
         };
         if self.admit(m, o, now, out) {
             self.dispatch(m, idx, o, out);

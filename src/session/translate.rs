@@ -131,7 +131,7 @@ fn check_price_type(pt: Option<PriceType>) -> Result<(), RejectReason> {
 
 /// An Enter Order as the core's command, or the Rejected reason the session answers
 /// with. `instrument` is the resolved symbol.
-#[inline]
+#[inline(always)]
 pub fn enter<O: OptionValues>(
     m: &EnterOrder<O>,
     o: Origin,
