@@ -137,8 +137,45 @@ fn valid_ouch() -> Vec<Vec<u8>> {
         match_number: 3,
         options: Options::user_ref_idx_only(2),
     };
+    let every_option = Options {
+        firm: Some(Alpha::padded("FIRM")),
+        customer_type: Some(b'R'),
+        price_type: Some(PriceType::Limit),
+        peg_offset: Some(-5),
+        discretion_price: Some(Price(7)),
+        post_only: Some(PostOnly::PostOnly),
+        expire_time: Some(60),
+        group_id: Some(3),
+        locate_broker: Some(Alpha::padded("LB")),
+        ..options
+    };
+    let replace = ReplaceOrder {
+        options: Options {
+            side: Some(Side::Sell),
+            expire_time: Some(9),
+            ..options
+        },
+        ..ReplaceOrder::new(1, 2, 5, Price(3))
+    };
     let messages = [
         Inbound::EnterOrder(order).encode_to_vec(),
+        Inbound::EnterOrder(EnterOrder {
+            options: every_option,
+            ..order
+        })
+        .encode_to_vec(),
+        Inbound::ReplaceOrder(replace).encode_to_vec(),
+        Inbound::MassCancel(MassCancel {
+            user_ref_num: 4,
+            firm: Alpha::padded("FIRM"),
+            symbol: Alpha::padded("AAPL"),
+            options: Options {
+                side: Some(Side::Buy),
+                group_id: Some(1),
+                ..Options::NONE
+            },
+        })
+        .encode_to_vec(),
         Inbound::ReplaceOrder(ReplaceOrder::new(1, 2, 5, Price(3))).encode_to_vec(),
         Inbound::CancelOrder(CancelOrder {
             user_ref_num: 1,
@@ -190,7 +227,57 @@ fn mutated_ouch() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// The session layer's view ([`Inbound::view`]) answers as [`Inbound::decode`]: the
+/// same error, or the same message, each option read through [`OptionValues`] equal to
+/// the decoded one.
+fn check_view(bytes: &[u8]) -> Result<(), TestCaseError> {
+    use tickgate::proto::ouch::OptionValues;
+    let view = Inbound::view(bytes);
+    match (Inbound::decode(bytes), view) {
+        (Ok(decoded), Ok(view)) => {
+            prop_assert_eq!(view.to_decoded(), decoded);
+            prop_assert_eq!(view.user_ref_idx(), decoded.user_ref_idx());
+            prop_assert_eq!(view.new_user_ref_num(), decoded.new_user_ref_num());
+            let (v, d) = (view.options(), decoded.options());
+            macro_rules! same {
+                ($($field:ident),+) => { $(prop_assert_eq!(v.$field(), d.$field, "{}", stringify!($field));)+ };
+            }
+            same!(
+                secondary_ord_ref_num,
+                firm,
+                min_qty,
+                customer_type,
+                max_floor,
+                price_type,
+                peg_offset,
+                discretion_price,
+                discretion_price_type,
+                discretion_peg_offset,
+                post_only,
+                random_reserves,
+                route,
+                expire_time,
+                trade_now,
+                handle_inst,
+                bbo_weight_indicator,
+                display_quantity,
+                display_price,
+                group_id,
+                shares_located,
+                locate_broker,
+                side,
+                user_ref_idx
+            );
+            prop_assert_eq!(v.tags(), d.tags());
+        }
+        (Err(decoded), Err(view)) => prop_assert_eq!(view, decoded),
+        (decoded, view) => prop_assert!(false, "decode {decoded:?} but view {view:?}"),
+    }
+    Ok(())
+}
+
 fn check_ouch(bytes: &[u8]) -> Result<(), TestCaseError> {
+    check_view(bytes)?;
     if let Ok(message) = Inbound::decode(bytes) {
         let mut buf = vec![0; message.encoded_len()];
         message.encode(&mut buf).unwrap();

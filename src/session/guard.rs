@@ -10,7 +10,7 @@ use super::Sessions;
 use super::translate::Origin;
 use crate::config::Config;
 use crate::gateway::Outbox;
-use crate::proto::ouch::{self, CancelReject, Inbound, Outbound};
+use crate::proto::ouch::{self, CancelReject, Inbound, OptionValues, Outbound};
 use crate::risk::{MessageClass, Overload, RiskReject, SessionThrottle, Verdict};
 
 /// Per-account throttles and the command ring's overload marks.
@@ -42,7 +42,7 @@ impl Guards {
 
 /// The throttle class of an OUCH message; `None` (never throttled) for Disable /
 /// Enable Order Entry and Account Query.
-fn class(m: &Inbound) -> Option<MessageClass> {
+fn class<O>(m: &Inbound<O>) -> Option<MessageClass> {
     match m {
         Inbound::EnterOrder(_) | Inbound::ReplaceOrder(_) => Some(MessageClass::NewOrReplace),
         Inbound::CancelOrder(_) | Inbound::ModifyOrder(_) | Inbound::MassCancel(_) => {
@@ -56,9 +56,9 @@ impl Sessions {
     /// Throttle and overload checks of a message from account `o.session` whose
     /// UserRefNum is consumed. `true`: pass it on; `false`: it was answered here (and on
     /// a logout verdict the connection is closing: cancel-on-disconnect follows).
-    pub(super) fn admit(
+    pub(super) fn admit<O: OptionValues>(
         &mut self,
-        m: &Inbound,
+        m: &Inbound<O>,
         o: Origin,
         now_ns: u64,
         out: &mut Outbox<'_>,
@@ -98,19 +98,25 @@ impl Sessions {
 
     /// Answers a refused message: Rejected for an Enter or Replace, Cancel Reject for a
     /// Cancel; a Modify or Mass Cancel has no OUCH refusal and is dropped (counted).
-    fn refuse(&mut self, m: &Inbound, o: Origin, reject: RiskReject, out: &mut Outbox<'_>) {
+    fn refuse<O: OptionValues>(
+        &mut self,
+        m: &Inbound<O>,
+        o: Origin,
+        reject: RiskReject,
+        out: &mut Outbox<'_>,
+    ) {
         let reason = reject.ouch();
         match m {
             Inbound::EnterOrder(e) => {
-                let idx = e.options.user_ref_idx.unwrap_or(0);
+                let idx = e.options.user_ref_idx().unwrap_or(0);
                 self.session_reject(o, idx, e.user_ref_num, reason, e.cl_ord_id, out);
             }
             Inbound::ReplaceOrder(r) => {
-                let idx = r.options.user_ref_idx.unwrap_or(0);
+                let idx = r.options.user_ref_idx().unwrap_or(0);
                 self.session_reject(o, idx, r.user_ref_num, reason, r.cl_ord_id, out);
             }
             Inbound::CancelOrder(c) => {
-                let idx = c.options.user_ref_idx.unwrap_or(0);
+                let idx = c.options.user_ref_idx().unwrap_or(0);
                 let reply = Outbound::CancelReject(CancelReject {
                     timestamp: o.ts_ns,
                     user_ref_num: c.user_ref_num,

@@ -467,6 +467,7 @@ impl Sessions {
 
     /// Pushes a command and, for an Enter/Replace, the order's session-side details
     /// (journaled with it: see [`super::record`]); `false` (counted) if the ring is full.
+    #[inline(always)]
     pub(super) fn push_input(&mut self, cmd: &Command, info: Option<&OrderInfo>) -> bool {
         // An order must not overtake cancels and answers waiting for room: while any
         // wait, the ring counts as full for it (the caller rejects it "system busy").

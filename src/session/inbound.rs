@@ -12,7 +12,7 @@ use crate::engine::types::{ALL_INSTRUMENTS, ControlAction};
 use crate::gateway::{ConnId, Outbox};
 use crate::proto::ouch::{
     self, AccountQueryResponse, DisableOrderEntryResponse, EnableOrderEntryResponse, EnterOrder,
-    Inbound, OuchError, Outbound, RejectReason, ReplaceOrder,
+    Inbound, OptionValues, OuchError, Outbound, RejectReason, ReplaceOrder,
 };
 use crate::proto::wire::Alpha;
 
@@ -23,43 +23,49 @@ impl Sessions {
     /// counts the per-message work alone (a call is a few instructions of ≈ 500).
     #[inline(never)]
     pub(super) fn on_ouch(&mut self, acc: u16, msg: &[u8], now: u64, out: &mut Outbox<'_>) {
-        // NB: matched by reference: moving the decoded message (≈ 220 bytes, most of
-        // it the `Options`) out of the `Result` was a copy per message (callgrind).
-        let decoded = Inbound::decode(msg);
+        // NB: a view (the appendage left as checked bytes): decoding into `Options`
+        // wrote ≈ 150 bytes per message, with or without options (callgrind).
+        let decoded = Inbound::view(msg);
         let m = match &decoded {
             Ok(m) => m,
             Err(e) => return self.on_bad_ouch(acc, msg, *e, now, out),
         };
         let idx = m.user_ref_idx();
+        let a = &mut self.accounts[usize::from(acc)];
         if let Some(urn) = m.new_user_ref_num()
-            && !self.accounts[usize::from(acc)]
-                .user_ref_nums
-                .check_and_consume(idx, urn)
+            && !a.user_ref_nums.check_and_consume(idx, urn)
         {
             self.counters.resends_ignored += 1;
             return;
         }
+        let firm = a.firm_id;
         let o = Origin {
             ts_ns: self.ts_ns(now),
             session: acc,
-            firm: self.accounts[usize::from(acc)].firm_id,
+            firm,
         };
         if self.admit(m, o, now, out) {
-            self.dispatch(m, o, out);
+            self.dispatch(m, idx, o, out);
         }
     }
 
     /// Acts on a decoded message whose UserRefNum (if any) is already consumed. A
     /// message naming an order whose Enter/Replace is still in flight (no handle from
     /// the core yet) waits in the account's deferred list until the answer comes.
-    pub(super) fn dispatch(&mut self, m: &Inbound, o: Origin, out: &mut Outbox<'_>) {
-        let idx = m.user_ref_idx();
+    /// `idx` is the message's UserRefIdx channel.
+    pub(super) fn dispatch<O: OptionValues>(
+        &mut self,
+        m: &Inbound<O>,
+        idx: u8,
+        o: Origin,
+        out: &mut Outbox<'_>,
+    ) {
         if self.defer_if_pending(m, o.session, idx) {
             return;
         }
         match m {
-            Inbound::EnterOrder(e) => self.on_enter(e, o, out),
-            Inbound::ReplaceOrder(r) => self.on_replace(r, o, out),
+            Inbound::EnterOrder(e) => self.on_enter(e, idx, o, out),
+            Inbound::ReplaceOrder(r) => self.on_replace(r, idx, o, out),
             Inbound::CancelOrder(c) => {
                 let (urn, qty) = (c.user_ref_num, c.quantity);
                 self.on_existing(o, idx, urn, |order| {
@@ -107,7 +113,7 @@ impl Sessions {
 
     /// Defers `m` if it names an order in flight; `true` if it was deferred (or
     /// dropped because the deferred list is full).
-    fn defer_if_pending(&mut self, m: &Inbound, acc: u16, idx: u8) -> bool {
+    fn defer_if_pending<O: OptionValues>(&mut self, m: &Inbound<O>, acc: u16, idx: u8) -> bool {
         let names = match m {
             Inbound::CancelOrder(c) => c.user_ref_num,
             Inbound::ModifyOrder(x) => x.user_ref_num,
@@ -128,7 +134,7 @@ impl Sessions {
         a.deferred.push(Deferred {
             idx,
             on_user_ref_num: names,
-            msg: *m,
+            msg: m.to_decoded(),
         });
         if let Inbound::ReplaceOrder(r) = m {
             // The replacement is in flight too: later messages naming it wait as well.
@@ -161,7 +167,7 @@ impl Sessions {
                 session: acc,
                 firm: a.firm_id,
             };
-            self.dispatch(&d.msg, o, out);
+            self.dispatch(&d.msg, d.idx, o, out);
         }
     }
 
@@ -235,8 +241,13 @@ impl Sessions {
         self.answer(o.session, o.ts_ns, (idx, urn), &j, out);
     }
 
-    fn on_enter(&mut self, e: &EnterOrder, o: Origin, out: &mut Outbox<'_>) {
-        let idx = e.options.user_ref_idx.unwrap_or(0);
+    fn on_enter<O: OptionValues>(
+        &mut self,
+        e: &EnterOrder<O>,
+        idx: u8,
+        o: Origin,
+        out: &mut Outbox<'_>,
+    ) {
         let (urn, cl) = (e.user_ref_num, e.cl_ord_id);
         let Some(instrument) = self.by_symbol.get(&e.symbol.0) else {
             return self.session_reject(o, idx, urn, RejectReason::InvalidSymbol, cl, out);
@@ -268,8 +279,13 @@ impl Sessions {
         }
     }
 
-    fn on_replace(&mut self, r: &ReplaceOrder, o: Origin, out: &mut Outbox<'_>) {
-        let idx = r.options.user_ref_idx.unwrap_or(0);
+    fn on_replace<O: OptionValues>(
+        &mut self,
+        r: &ReplaceOrder<O>,
+        idx: u8,
+        o: Origin,
+        out: &mut Outbox<'_>,
+    ) {
         // A deferred Replace left a placeholder for its replacement (see
         // `defer_if_pending`): it is made again below if the Replace goes ahead.
         self.accounts[usize::from(o.session)]
@@ -293,7 +309,7 @@ impl Sessions {
             order: OrderRef::NONE,
             leaves: 0,
             cl_ord_id: cl,
-            side: r.options.side.unwrap_or(orig.side),
+            side: r.options.side().unwrap_or(orig.side),
             ..orig
         };
         let orders = &mut self.accounts[usize::from(o.session)].orders;
@@ -323,7 +339,13 @@ impl Sessions {
         }
     }
 
-    fn on_mass_cancel(&mut self, x: &ouch::MassCancel, o: Origin, idx: u8, out: &mut Outbox<'_>) {
+    fn on_mass_cancel<O: OptionValues>(
+        &mut self,
+        x: &ouch::MassCancel<O>,
+        o: Origin,
+        idx: u8,
+        out: &mut Outbox<'_>,
+    ) {
         let a = &self.accounts[usize::from(o.session)];
         let firm_ok = x.firm.is_blank() || x.firm == a.firm;
         let instrument = if x.symbol.is_blank() {
@@ -359,7 +381,13 @@ impl Sessions {
     /// OUCH Disable / Enable Order Entry: a `Control` command for the core, where
     /// pre-trade risk blocks or unblocks the account (journaled, so a replay does too)
     /// and returns the response below in order with the account's other messages.
-    fn on_order_entry_switch(&mut self, m: &Inbound, o: Origin, idx: u8, out: &mut Outbox<'_>) {
+    fn on_order_entry_switch<O: OptionValues>(
+        &mut self,
+        m: &Inbound<O>,
+        o: Origin,
+        idx: u8,
+        out: &mut Outbox<'_>,
+    ) {
         let opts = ouch::Options::user_ref_idx_only(idx);
         let (action, reply) = match m {
             Inbound::DisableOrderEntry(d) => (

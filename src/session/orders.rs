@@ -127,26 +127,26 @@ impl OrderMap {
 
     /// Tracks a new order (or replaces what the key named); `false` when the map is
     /// full (nothing changed).
+    #[inline]
     pub fn insert(&mut self, user_ref_idx: u8, user_ref_num: u32, info: OrderInfo) -> bool {
         if self.len() >= self.capacity {
             return false;
         }
         let k = key(user_ref_idx, user_ref_num);
         let e = &mut self.window[slot(k)];
-        if e.key == k {
-            e.info = info;
-            return true;
+        if e.key != k {
+            // The key may have been pushed out of this entry earlier: one tier only.
+            if !self.map.is_empty() {
+                self.map.remove(&k);
+            }
+            if e.key == EMPTY {
+                self.in_window += 1;
+            } else {
+                self.map.insert(e.key, e.info);
+            }
+            e.key = k;
         }
-        // The key may have been pushed out of this entry earlier: one tier only.
-        if !self.map.is_empty() {
-            self.map.remove(&k);
-        }
-        let old = std::mem::replace(e, Entry { key: k, info });
-        if old.key == EMPTY {
-            self.in_window += 1;
-        } else {
-            self.map.insert(old.key, old.info);
-        }
+        e.info = info;
         true
     }
 

@@ -11,8 +11,8 @@ use crate::engine::command::{Enter, INHERIT, Replace};
 use crate::engine::types::{MARKET_PRICE, StpMode, firm_id};
 use crate::engine::{self, OrderEvent, OrderRef};
 use crate::proto::ouch::{
-    self, EnterOrder, LiquidityFlag, OrderState, Outbound, Price, PriceType, RejectReason,
-    ReplaceOrder, Symbol, Tag, TagSet,
+    self, EnterOrder, LiquidityFlag, OptionValues, OrderState, Outbound, Price, PriceType,
+    RejectReason, ReplaceOrder, Symbol, Tag, TagSet,
 };
 
 use super::orders::OrderInfo;
@@ -131,22 +131,26 @@ fn check_price_type(pt: Option<PriceType>) -> Result<(), RejectReason> {
 
 /// An Enter Order as the core's command, or the Rejected reason the session answers
 /// with. `instrument` is the resolved symbol.
-pub fn enter(m: &EnterOrder, o: Origin, instrument: u16) -> Result<Enter, RejectReason> {
-    let opts = &m.options;
-    check_price_type(opts.price_type)?;
-    if let Some(f) = opts.firm
-        && !f.is_blank()
-        && firm_id(std::str::from_utf8(f.trimmed()).unwrap_or("")) != o.firm
-    {
-        return Err(RejectReason::FirmNotAuthorized);
-    }
+#[inline(always)]
+pub fn enter<O: OptionValues>(
+    m: &EnterOrder<O>,
+    o: Origin,
+    instrument: u16,
+) -> Result<Enter, RejectReason> {
+    // NB: one test for the usual empty appendage rather than one per option read
+    // (callgrind, `Sessions::on_ouch`).
+    let opts = if m.options.is_empty() {
+        EnterOptions::NONE
+    } else {
+        EnterOptions::of(&m.options, o.firm)?
+    };
     if m.cross_type != ouch::CrossType::ContinuousMarket {
         return Err(RejectReason::InvalidCrossOrder);
     }
     Ok(Enter {
         ts_ns: o.ts_ns,
         session: o.session,
-        user_ref_idx: opts.user_ref_idx.unwrap_or(0),
+        user_ref_idx: opts.user_ref_idx,
         user_ref_num: m.user_ref_num,
         instrument,
         side: side(m.side),
@@ -154,28 +158,67 @@ pub fn enter(m: &EnterOrder, o: Origin, instrument: u16) -> Result<Enter, Reject
         price: price(m.price),
         tif: tif(m.time_in_force),
         display: display(m.display)?,
-        post_only: opts.post_only == Some(ouch::PostOnly::PostOnly),
+        post_only: opts.post_only,
         stp: StpMode::None,
         firm: o.firm,
-        min_qty: opts.min_qty.unwrap_or(0),
-        max_floor: opts.max_floor.unwrap_or(0),
-        expire_time_s: opts.expire_time.unwrap_or(0),
+        min_qty: opts.min_qty,
+        max_floor: opts.max_floor,
+        expire_time_s: opts.expire_time_s,
     })
 }
 
+/// What an Enter Order's options give its command.
+#[derive(Debug, Clone, Copy)]
+struct EnterOptions {
+    user_ref_idx: u8,
+    post_only: bool,
+    min_qty: u32,
+    max_floor: u32,
+    expire_time_s: u32,
+}
+
+impl EnterOptions {
+    /// No options (every tag absent).
+    const NONE: EnterOptions = EnterOptions {
+        user_ref_idx: 0,
+        post_only: false,
+        min_qty: 0,
+        max_floor: 0,
+        expire_time_s: 0,
+    };
+
+    /// Checks `opts` (PriceType, then Firm against the account's `firm`) and reads them.
+    fn of<O: OptionValues>(opts: &O, firm: u32) -> Result<Self, RejectReason> {
+        check_price_type(opts.price_type())?;
+        if let Some(f) = opts.firm()
+            && !f.is_blank()
+            && firm_id(std::str::from_utf8(f.trimmed()).unwrap_or("")) != firm
+        {
+            return Err(RejectReason::FirmNotAuthorized);
+        }
+        Ok(EnterOptions {
+            user_ref_idx: opts.user_ref_idx().unwrap_or(0),
+            post_only: opts.post_only() == Some(ouch::PostOnly::PostOnly),
+            min_qty: opts.min_qty().unwrap_or(0),
+            max_floor: opts.max_floor().unwrap_or(0),
+            expire_time_s: opts.expire_time().unwrap_or(0),
+        })
+    }
+}
+
 /// A Replace Order as the core's command for the order `orig`.
-pub fn replace(
-    m: &ReplaceOrder,
+pub fn replace<O: OptionValues>(
+    m: &ReplaceOrder<O>,
     o: Origin,
     order: OrderRef,
     orig: &OrderInfo,
 ) -> Result<Replace, RejectReason> {
     let opts = &m.options;
-    check_price_type(opts.price_type)?;
+    check_price_type(opts.price_type())?;
     Ok(Replace {
         ts_ns: o.ts_ns,
         session: o.session,
-        user_ref_idx: opts.user_ref_idx.unwrap_or(0),
+        user_ref_idx: opts.user_ref_idx().unwrap_or(0),
         user_ref_num: m.user_ref_num,
         orig_user_ref_num: m.orig_user_ref_num,
         order,
@@ -183,11 +226,11 @@ pub fn replace(
         price: price(m.price),
         tif: tif(m.time_in_force),
         display: display(m.display)?,
-        post_only: opts.post_only == Some(ouch::PostOnly::PostOnly),
-        side: side(opts.side.unwrap_or(orig.side)),
-        min_qty: opts.min_qty.unwrap_or(INHERIT),
-        max_floor: opts.max_floor.unwrap_or(INHERIT),
-        expire_time_s: opts.expire_time.unwrap_or(INHERIT),
+        post_only: opts.post_only() == Some(ouch::PostOnly::PostOnly),
+        side: side(opts.side().unwrap_or(orig.side)),
+        min_qty: opts.min_qty().unwrap_or(INHERIT),
+        max_floor: opts.max_floor().unwrap_or(INHERIT),
+        expire_time_s: opts.expire_time().unwrap_or(INHERIT),
     })
 }
 

@@ -41,7 +41,9 @@ use crate::engine::{Command, Instrument, OrderEvent, OrderRef, RECORD_BYTES};
 use crate::ipc::wire::{
     ORDER_HEADER_BYTES, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES, encode_response,
 };
-use crate::proto::ouch::{EnterOrder, Inbound, MAX_OUTBOUND_LEN, Price, Side, TimeInForce};
+use crate::proto::ouch::{
+    Appendage, EnterOrder, Inbound, MAX_OUTBOUND_LEN, OptionValues, Price, Side, TimeInForce,
+};
 use crate::proto::wire::Alpha;
 
 /// The core's part of a pass: given an encoded input record, read what running it
@@ -133,7 +135,7 @@ impl Sessions {
         let (slot, acc) = self.warm_slot(turn)?;
         let record = self.warm.record;
         let (header, msg) = OrderHeader::decode(record.get(..self.warm.len)?)?;
-        let decoded = Inbound::decode(msg);
+        let decoded = Inbound::view(msg);
         let Ok(Inbound::EnterOrder(canned)) = &decoded else {
             return None;
         };
@@ -158,11 +160,11 @@ impl Sessions {
     fn warm_session_checks(
         &self,
         acc: u16,
-        canned: &EnterOrder,
+        canned: &EnterOrder<Appendage<'_>>,
         now: u64,
     ) -> Option<(crate::engine::command::Enter, OrderInfo)> {
         let a = self.accounts.get(usize::from(acc))?;
-        let idx = canned.options.user_ref_idx.unwrap_or(0);
+        let idx = canned.options.user_ref_idx().unwrap_or(0);
         let e = EnterOrder {
             user_ref_num: a.user_ref_nums.next(idx),
             ..*canned

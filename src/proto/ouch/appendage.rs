@@ -80,6 +80,55 @@ macro_rules! options {
             }
         }
 
+        /// Read access to the options of a message, whether decoded ([`Options`]) or
+        /// kept as the checked appendage bytes ([`Appendage`]): one method per tag,
+        /// `None` when the tag is absent.
+        pub trait OptionValues: Copy {
+            $($(#[$m])* fn $field(&self) -> Option<$ty>;)+
+
+            /// True if no option is present.
+            fn is_empty(&self) -> bool;
+
+            /// All the options, decoded.
+            fn to_options(&self) -> Options;
+        }
+
+        impl OptionValues for Options {
+            $(#[inline]
+            fn $field(&self) -> Option<$ty> {
+                self.$field
+            })+
+
+            #[inline]
+            fn is_empty(&self) -> bool {
+                self.tags().is_empty()
+            }
+
+            #[inline]
+            fn to_options(&self) -> Options {
+                *self
+            }
+        }
+
+        impl OptionValues for Appendage<'_> {
+            $(#[inline]
+            fn $field(&self) -> Option<$ty> {
+                self.find(Tag::$variant).and_then(|v| read_exact(v).ok())
+            })+
+
+            #[inline]
+            fn is_empty(&self) -> bool {
+                self.tags.is_empty()
+            }
+
+            fn to_options(&self) -> Options {
+                let mut options = Options::NONE;
+                // Checked when the view was made: this decode cannot fail.
+                let _ = options.decode_into(self.bytes, self.tags);
+                options
+            }
+        }
+
         /// Size of each tag's option value, indexed by OptionTag (0 for undefined tags).
         const VALUE_LEN: [u8; 32] = {
             let mut lens = [0u8; 32];
@@ -150,6 +199,74 @@ pub const MAX_APPENDAGE_LEN: usize = {
     }
     total
 };
+
+/// An options appendage kept as its bytes, already checked as [`Options::decode`]
+/// checks it (so every present value reads back): what the session layer reads a
+/// received message's options through ([`OptionValues`]).
+///
+/// NB: decoding into an [`Options`] (≈ 150 bytes of `Option`s) wrote that much per
+/// message even with no appendage, the common case; a view of an empty appendage is
+/// two words, and each option read is one bit test (callgrind, `Sessions::on_ouch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appendage<'a> {
+    bytes: &'a [u8],
+    tags: TagSet,
+}
+
+impl<'a> Appendage<'a> {
+    /// No options.
+    pub const EMPTY: Appendage<'static> = Appendage {
+        bytes: &[],
+        tags: TagSet::EMPTY,
+    };
+
+    /// Checks an appendage as [`Options::decode`] does (same errors), accepting only
+    /// the tags in `allowed`.
+    #[inline]
+    pub fn check(bytes: &'a [u8], allowed: TagSet) -> Result<Self, AppendageError> {
+        if bytes.is_empty() {
+            return Ok(Appendage {
+                bytes,
+                tags: TagSet::EMPTY,
+            });
+        }
+        Self::check_elements(bytes, allowed)
+    }
+
+    #[inline(never)]
+    fn check_elements(bytes: &'a [u8], allowed: TagSet) -> Result<Self, AppendageError> {
+        let tags = Options::decode(bytes, allowed)?.tags();
+        Ok(Appendage { bytes, tags })
+    }
+
+    /// The tags present.
+    #[inline]
+    pub fn tags(&self) -> TagSet {
+        self.tags
+    }
+
+    /// The value bytes of `tag`, if present.
+    #[inline]
+    fn find(&self, tag: Tag) -> Option<&'a [u8]> {
+        if !self.tags.contains(tag) {
+            return None;
+        }
+        self.find_present(tag)
+    }
+
+    fn find_present(&self, tag: Tag) -> Option<&'a [u8]> {
+        let mut rest = self.bytes;
+        while let Some((&len, after)) = rest.split_first() {
+            let (element, after) = after.split_at_checked(usize::from(len))?;
+            let (&t, value) = element.split_first()?;
+            if t == tag as u8 {
+                return Some(value);
+            }
+            rest = after;
+        }
+        None
+    }
+}
 
 /// A set of tags (bit `n` = OptionTag `n`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -133,11 +133,48 @@ macro_rules! ouch_message {
         }
     ) => {
         $(#[$meta])*
+        ///
+        /// `O` holds the options: decoded ([`Options`](crate::proto::ouch::Options), the
+        /// default) or, as the session layer reads a received message, the checked
+        /// appendage bytes ([`Appendage`](crate::proto::ouch::Appendage)).
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub struct $name {
+        pub struct $name<O = $crate::proto::ouch::Options> {
             $($(#[$fmeta])* pub $field: $fty,)*
             /// The options appendage (only the tags in `ALLOWED_TAGS` decode).
-            pub options: $crate::proto::ouch::Options,
+            pub options: O,
+        }
+
+        impl<'a> $name<$crate::proto::ouch::Appendage<'a>> {
+            /// Decodes as `decode` does (same errors), keeping the appendage as checked bytes,
+            /// handing the message to `wrap` (an enum variant).
+            #[inline(always)]
+            #[allow(dead_code, reason = "only inbound messages are viewed")]
+            pub(crate) fn view_with<R>(
+                msg: &'a [u8],
+                wrap: impl FnOnce(Self) -> R,
+            ) -> Result<R, $crate::proto::ouch::OuchError> {
+                use $crate::proto::ouch::{Appendage, OuchError};
+                let (fields, appendage) = $crate::proto::ouch::message::split_message(
+                    msg, $ty, $name::FIELDS_LEN, $name::RULE,
+                )?;
+                let Some(fields) = fields.first_chunk::<{ $name::FIELDS_LEN }>() else {
+                    return Err(OuchError::WrongLength { message_type: $ty, len: msg.len() });
+                };
+                #[allow(unused_mut, unused_variables)]
+                let mut r = $crate::proto::wire::Reader::new(fields);
+                $(let $field = <$fty as $crate::proto::wire::WireField>::read(&mut r)
+                    .map_err(OuchError::InvalidValue)?;)*
+                let options = Appendage::check(appendage, $name::ALLOWED_TAGS)
+                    .map_err(OuchError::Appendage)?;
+                Ok(wrap(Self { $($field,)* options }))
+            }
+        }
+
+        impl<O: $crate::proto::ouch::OptionValues> $name<O> {
+            /// The message with its options decoded.
+            pub fn to_decoded(&self) -> $name {
+                $name { $($field: self.$field,)* options: self.options.to_options() }
+            }
         }
 
         impl $name {

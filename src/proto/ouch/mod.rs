@@ -29,7 +29,9 @@ mod user_ref;
 
 use core::fmt;
 
-pub use appendage::{AppendageError, MAX_APPENDAGE_LEN, Options, Tag, TagSet};
+pub use appendage::{
+    Appendage, AppendageError, MAX_APPENDAGE_LEN, OptionValues, Options, Tag, TagSet,
+};
 pub use inbound::*;
 pub use outbound::*;
 pub use reasons::{CancelReason, RejectReason};
