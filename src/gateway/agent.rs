@@ -269,21 +269,7 @@ impl<H: Handler> Gateway<H> {
         let _ = unsafe { self.uring.push(&sqe) };
     }
 
-    /// NB: an empty CQ is one compare, inlined into the turn; reaping out of line
-    /// (the `Vec` reset and the crate's iterator) cost ≈ 45 instructions per idle
-    /// turn (callgrind, idle `serve`).
-    #[inline(always)]
     fn reap(&mut self) -> usize {
-        if !self.uring.has_completions() {
-            self.tick_clock(false);
-            return 0;
-        }
-        self.reap_batch()
-    }
-
-    /// [`Self::reap`] with completions waiting.
-    #[inline(never)]
-    fn reap_batch(&mut self) -> usize {
         self.cqes.clear();
         let batch = self.opts.cqe_batch;
         for cqe in self.uring.completion().take(batch) {

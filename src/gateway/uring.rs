@@ -292,16 +292,17 @@ impl Uring {
     /// The one `io_uring_enter` of a loop turn, skipped when there is nothing to submit
     /// and the kernel has not flagged completion work (`IORING_SQ_TASKRUN`) or a CQ
     /// overflow. Returns whether it entered the kernel.
-    ///
-    /// NB: the check is inlined into the loop turn, the enter is not: out of line as
-    /// a whole, the idle turn's check cost ≈ 32 instructions (callgrind, idle `serve`).
-    #[inline(always)]
+    #[inline]
     pub fn submit_turn(&mut self) -> bool {
+        let (to_submit, taskrun, overflow) = {
+            let sq = self.ring.submission();
+            (sq.len(), sq.taskrun(), sq.cq_overflow())
+        };
         if self.mode.is_sqpoll() {
-            return self.submit_sqpoll();
+            // The crate wakes the SQ thread only if it sleeps; no syscall otherwise.
+            return self.enter_result(self.ring.submitter().submit());
         }
-        let (to_submit, flagged) = self.pending();
-        if to_submit == 0 && !flagged {
+        if to_submit == 0 && !taskrun && !overflow {
             return false;
         }
         self.enter_getevents(to_submit)
@@ -309,44 +310,32 @@ impl Uring {
 
     /// Runs the completion work the kernel has flagged (`IORING_SQ_TASKRUN`: e.g. a
     /// recv whose data arrived) or a CQ overflow, so that its CQEs can be reaped at
-    /// once; a load of the SQ flags when there is none. Returns whether it entered.
-    #[inline(always)]
+    /// once; one load of the SQ flags when there is none. Returns whether it entered.
+    #[inline]
     pub fn run_flagged_work(&mut self) -> bool {
         if self.mode.is_sqpoll() {
             return false;
         }
-        let (to_submit, flagged) = self.pending();
-        if !flagged {
+        let (to_submit, taskrun, overflow) = {
+            let sq = self.ring.submission();
+            (sq.len(), sq.taskrun(), sq.cq_overflow())
+        };
+        if !taskrun && !overflow {
             return false;
         }
         self.enter_getevents(to_submit)
     }
 
-    /// SQEs not yet submitted, and whether the kernel flagged completion work or a CQ
-    /// overflow.
-    #[inline(always)]
-    fn pending(&mut self) -> (usize, bool) {
-        let sq = self.ring.submission();
-        (sq.len(), sq.taskrun() || sq.cq_overflow())
-    }
-
-    /// SQPOLL: the crate wakes the SQ thread only if it sleeps; no syscall otherwise.
-    #[inline(never)]
-    fn submit_sqpoll(&mut self) -> bool {
-        let r = self.ring.submitter().submit();
-        self.enter_result(r)
-    }
-
     /// Whether CQEs are waiting to be reaped.
-    #[inline(always)]
+    #[inline]
     pub fn has_completions(&mut self) -> bool {
         !self.ring.completion().is_empty()
     }
 
     /// `io_uring_enter(to_submit, min_complete = 0, GETEVENTS)`: submits, runs
     /// deferred completion work (DEFER_TASKRUN) and flushes an overflowed CQ; never
-    /// blocks. Out of line: the loop turn inlines only the checks that skip it.
-    #[inline(never)]
+    /// blocks.
+    #[inline]
     fn enter_getevents(&mut self, to_submit: usize) -> bool {
         let flags = EnterFlags::GETEVENTS.bits();
         let r = match self.registered_index {
