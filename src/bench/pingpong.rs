@@ -70,15 +70,50 @@ pub struct Cpus {
     pub echoer: usize,
 }
 
+/// How the measuring side spaces its round trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Each message as soon as the previous echo is back: a dense closed loop, where
+    /// a pause of the machine lands in one sample out of millions.
+    BackToBack,
+    /// One message every `ticks` ticks of the clock, on a fixed schedule (a late
+    /// round trip does not move it), the caller spinning on the clock in between
+    /// (yielding with `yield_between`) and the echo spinning on its line: sampled as
+    /// an open-loop event (a tick) is, so a pause lands in a sample in proportion to
+    /// the time it is in flight *and* its own length.
+    Every {
+        /// Clock ticks between two sends.
+        ticks: u64,
+        /// Yield instead of spinning while waiting for the next send (smoke tests).
+        yield_between: bool,
+    },
+}
+
 /// Round trips: the caller, pinned to `cpus.pinger`, sends message `i`, spins for the
 /// echo, and records the round trip in `hist` (ns); an echo thread on `cpus.echoer`
 /// sends each message back. The first `warmup` round trips are not recorded.
 pub fn rtt<A: Link, B: Link>(
+    pair: (A, B),
+    warmup: u64,
+    iters: u64,
+    cpus: Cpus,
+    clock: &Clock,
+    hist: &mut Histogram<u64>,
+) {
+    rtt_paced(pair, warmup, iters, cpus, clock, Pace::BackToBack, hist);
+}
+
+/// [`rtt`] with the round trips spaced by `pace`. With [`Pace::Every`] each sample is
+/// recorded with `record_correct(value, interval)` (coordinated omission: a stall
+/// longer than the interval also counts the sends that would have queued behind it),
+/// as the tick-to-trade stages are.
+pub fn rtt_paced<A: Link, B: Link>(
     (mut a, mut b): (A, B),
     warmup: u64,
     iters: u64,
     cpus: Cpus,
     clock: &Clock,
+    pace: Pace,
     hist: &mut Histogram<u64>,
 ) {
     let total = warmup + iters;
@@ -96,8 +131,21 @@ pub fn rtt<A: Link, B: Link>(
     // thread's CPU, and a spinning real-time parent would never let it run.
     pinned.wait();
     pin_current_thread(cpus.pinger).expect("pin measuring thread");
+    let interval_ns = match pace {
+        Pace::BackToBack => 0,
+        Pace::Every { ticks, .. } => clock.ticks_to_ns(ticks),
+    };
+    let mut next = clock.now();
     let mut msg = Msg([0; 8]);
     for i in 0..total {
+        if let Pace::Every {
+            ticks,
+            yield_between,
+        } = pace
+        {
+            next += ticks;
+            wait_until(clock, next, yield_between);
+        }
         msg.0[0] = i;
         let t0 = clock.now();
         send(&mut a, &msg);
@@ -105,10 +153,25 @@ pub fn rtt<A: Link, B: Link>(
         let t1 = clock.now();
         assert_eq!(back.0[0], i, "echo out of order");
         if i >= warmup {
-            hist.saturating_record(clock.ticks_to_ns(t1 - t0).max(1));
+            let ns = clock.ticks_to_ns(t1 - t0).max(1);
+            match interval_ns {
+                0 => hist.saturating_record(ns),
+                // Cannot fail: `ns` is clamped into a latency histogram's range.
+                _ => drop(hist.record_correct(ns.min(10_000_000_000), interval_ns)),
+            }
         }
     }
     echo.join().expect("echo thread");
+}
+
+/// Spins (or yields) until `clock` reads at least `deadline`.
+#[inline]
+pub fn wait_until(clock: &Clock, deadline: u64, yield_between: bool) {
+    while clock.now() < deadline {
+        if yield_between {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// One-way throughput in messages per second: a producer on `cpus.echoer` sends `n`
@@ -301,6 +364,23 @@ mod tests {
         rtt(floor_pair(16), 10, 200, two_cpus(), &clock, &mut h);
         rtt(spsc_pair(16), 10, 200, two_cpus(), &clock, &mut h);
         assert_eq!(h.len(), 400);
+        let pace = Pace::Every {
+            ticks: 20_000,
+            yield_between: true,
+        };
+        let mut sparse = crate::bench::report::latency_histogram();
+        rtt_paced(
+            floor_pair(16),
+            10,
+            200,
+            two_cpus(),
+            &clock,
+            pace,
+            &mut sparse,
+        );
+        // A round trip never outlasts the 20 µs interval here, but a preempted one
+        // may: coordinated-omission correction then adds samples, never removes.
+        assert!(sparse.len() >= 200);
         assert!(throughput(spsc_pair(16), 2_000, two_cpus()) > 0.0);
     }
 }
