@@ -100,13 +100,13 @@ pub fn rtt<A: Link, B: Link>(
     clock: &Clock,
     hist: &mut Histogram<u64>,
 ) {
-    rtt_paced(pair, warmup, iters, cpus, clock, Pace::BackToBack, hist);
+    rtt_paced(pair, warmup, iters, cpus, clock, Pace::BackToBack, |ns| {
+        hist.saturating_record(ns)
+    });
 }
 
-/// [`rtt`] with the round trips spaced by `pace`. With [`Pace::Every`] each sample is
-/// recorded with `record_correct(value, interval)` (coordinated omission: a stall
-/// longer than the interval also counts the sends that would have queued behind it),
-/// as the tick-to-trade stages are.
+/// [`rtt`] with the round trips spaced by `pace`, each recorded round trip (ns, ≥ 1)
+/// handed to `record` (which may, say, correct for coordinated omission).
 pub fn rtt_paced<A: Link, B: Link>(
     (mut a, mut b): (A, B),
     warmup: u64,
@@ -114,7 +114,7 @@ pub fn rtt_paced<A: Link, B: Link>(
     cpus: Cpus,
     clock: &Clock,
     pace: Pace,
-    hist: &mut Histogram<u64>,
+    mut record: impl FnMut(u64),
 ) {
     let total = warmup + iters;
     let pinned = Arc::new(Barrier::new(2));
@@ -131,10 +131,6 @@ pub fn rtt_paced<A: Link, B: Link>(
     // thread's CPU, and a spinning real-time parent would never let it run.
     pinned.wait();
     pin_current_thread(cpus.pinger).expect("pin measuring thread");
-    let interval_ns = match pace {
-        Pace::BackToBack => 0,
-        Pace::Every { ticks, .. } => clock.ticks_to_ns(ticks),
-    };
     let mut next = clock.now();
     let mut msg = Msg([0; 8]);
     for i in 0..total {
@@ -153,12 +149,7 @@ pub fn rtt_paced<A: Link, B: Link>(
         let t1 = clock.now();
         assert_eq!(back.0[0], i, "echo out of order");
         if i >= warmup {
-            let ns = clock.ticks_to_ns(t1 - t0).max(1);
-            match interval_ns {
-                0 => hist.saturating_record(ns),
-                // Cannot fail: `ns` is clamped into a latency histogram's range.
-                _ => drop(hist.record_correct(ns.min(10_000_000_000), interval_ns)),
-            }
+            record(clock.ticks_to_ns(t1 - t0).max(1));
         }
     }
     echo.join().expect("echo thread");

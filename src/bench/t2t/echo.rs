@@ -28,7 +28,8 @@
 //! round trips back to back (`ack_echo`, closed loop like the floor), then
 //! `--sparse-iters / rounds` trips one every `--sparse-interval-us`, both sides
 //! spinning in between (`ack_echo_sparse`, sampled as the ticks are; each sample
-//! recorded with `record_correct(value, interval)`).
+//! recorded as the tick stages are, with `record_correct(value, tick interval)`,
+//! and uncorrected).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,8 +59,8 @@ use crate::session::translate::encode::{Entered, accepted};
 pub(super) struct EchoHists {
     /// Back to back (`ack_echo`).
     pub closed: Histogram<u64>,
-    /// One trip every `--sparse-interval-us` (`ack_echo_sparse`), CO-corrected.
-    pub sparse: Histogram<u64>,
+    /// One trip every `--sparse-interval-us` (`ack_echo_sparse`).
+    pub sparse: super::Sampled,
 }
 
 /// The records of one trip, bytes with the ring's slot header excluded.
@@ -155,7 +156,7 @@ pub(super) fn round(
         closed: args.echo_iters.div_ceil(rounds),
         sparse: args.sparse_iters.div_ceil(rounds),
         interval_ticks: (clock.ticks_per_s() * args.sparse_interval_us as f64 / 1e6) as u64,
-        interval_ns: args.sparse_interval_us * 1000,
+        tick_interval_ns: 1_000_000_000 / args.rate.max(1),
     };
     let result = algo_trips(&path, args, &trips, clock, h);
     // Pairs with the Acquire load of the echo's loop.
@@ -178,7 +179,8 @@ struct Trips {
     closed: u64,
     sparse: u64,
     interval_ticks: u64,
-    interval_ns: u64,
+    /// The ticks' interval: the sparse samples are CO-corrected as the stages are.
+    tick_interval_ns: u64,
 }
 
 /// The algo's side: claims the slot, pins, makes the round's trips, detaches.
@@ -204,10 +206,7 @@ fn algo_trips(
         next += trips.interval_ticks;
         wait_until(clock, next, args.ci);
         let ns = clock.ticks_to_ns(trip(&mut s, &mut order, args.ci, limit)?);
-        // Coordinated omission, as on the tick stages.
-        let _ = h
-            .sparse
-            .record_correct(ns.clamp(1, 10_000_000_000), trips.interval_ns);
+        h.sparse.record(ns, trips.tick_interval_ns);
     }
     s.detach();
     Ok(())

@@ -313,6 +313,32 @@ impl Stages {
     }
 }
 
+/// A sparse peer's samples (`floor_sparse`, `ack_echo_sparse`), recorded as a tick's
+/// stages are — `record_correct(value, tick interval)` — so that its percentiles
+/// compare with theirs, and as measured.
+struct Sampled {
+    /// Corrected for coordinated omission with the tick interval.
+    hist: Histogram<u64>,
+    /// Uncorrected.
+    raw: Histogram<u64>,
+}
+
+impl Sampled {
+    fn new() -> Self {
+        Self {
+            hist: latency_histogram(),
+            raw: latency_histogram(),
+        }
+    }
+
+    fn record(&mut self, ns: u64, tick_interval_ns: u64) {
+        let ns = ns.clamp(1, 10_000_000_000);
+        // Cannot fail: `ns` is within a latency histogram's range.
+        let _ = self.hist.record_correct(ns, tick_interval_ns);
+        self.raw.saturating_record(ns);
+    }
+}
+
 /// Runs the benchmark and prints the report.
 pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     let args = &effective(args);
@@ -330,10 +356,10 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     let interval_ns = 1_000_000_000 / args.rate.max(1);
     let mut stages = Stages::new();
     let mut floor = latency_histogram();
-    let mut floor_sparse = latency_histogram();
+    let mut floor_sparse = Sampled::new();
     let mut echo = echo::EchoHists {
         closed: latency_histogram(),
-        sparse: latency_histogram(),
+        sparse: Sampled::new(),
     };
     let with_echo = args.transport == Transport::Shm && args.echo_iters + args.sparse_iters > 0;
     let mut quiet = [(); 3].map(|_| latency_histogram());
@@ -429,13 +455,7 @@ fn floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut H
 /// one round trip every `--sparse-interval-us` (the pinger spinning on the clock, the
 /// echo on its line in between; yielding with `--ci`): a floor sampled as the ticks
 /// are (docs/LATENCY.md § Ratios).
-fn sparse_floor_round(
-    args: &T2tArgs,
-    rounds: u64,
-    cpus: Cpus,
-    clock: &Clock,
-    h: &mut Histogram<u64>,
-) {
+fn sparse_floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut Sampled) {
     let iters = args.sparse_iters.div_ceil(rounds);
     if iters == 0 {
         return;
@@ -446,6 +466,7 @@ fn sparse_floor_round(
     };
     pin(cpus.pinger, "sparse floor pinger");
     let warmup = (iters / 8).max(10);
+    let tick_interval_ns = 1_000_000_000 / args.rate.max(1);
     pingpong::rtt_paced(
         pingpong::floor_pair(1024),
         warmup,
@@ -453,7 +474,7 @@ fn sparse_floor_round(
         cpus,
         clock,
         pace,
-        h,
+        |ns| h.record(ns, tick_interval_ns),
     );
 }
 
@@ -557,8 +578,8 @@ fn pin(cpu: usize, what: &str) {
 struct Report {
     stages: Stages,
     floor: Histogram<u64>,
-    /// The floor, one round trip every `--sparse-interval-us` (CO-corrected).
-    floor_sparse: Histogram<u64>,
+    /// The floor, one round trip every `--sparse-interval-us`.
+    floor_sparse: Sampled,
     /// shm: the slot echo (`ack_echo`, `ack_echo_sparse`).
     echo: Option<echo::EchoHists>,
     missed: u64,
@@ -580,14 +601,24 @@ enum Peer {
 }
 
 impl Report {
-    /// (name, histogram, which) of the sparse floor and, for shm, the slot echo.
+    /// (name, histogram, which) of the sparse floor and, for shm, the slot echo; the
+    /// sparse ones CO-corrected as the tick stages are.
     fn peers(&self) -> Vec<(&'static str, &Histogram<u64>, Peer)> {
-        let mut v = vec![("floor_sparse", &self.floor_sparse, Peer::Sparse)];
+        let mut v = vec![("floor_sparse", &self.floor_sparse.hist, Peer::Sparse)];
         if let Some(e) = &self.echo {
             v.push(("ack_echo", &e.closed, Peer::Echo));
-            v.push(("ack_echo_sparse", &e.sparse, Peer::EchoSparse));
+            v.push(("ack_echo_sparse", &e.sparse.hist, Peer::EchoSparse));
         }
         v
+    }
+
+    /// The uncorrected samples of a sparse peer.
+    fn raw(&self, which: Peer) -> Option<&Histogram<u64>> {
+        match which {
+            Peer::Sparse => Some(&self.floor_sparse.raw),
+            Peer::EchoSparse => self.echo.as_ref().map(|e| &e.sparse.raw),
+            Peer::Echo => None,
+        }
     }
 
     /// The JSON's `peers` object.
@@ -605,7 +636,7 @@ impl Report {
             let what = match which {
                 Peer::Sparse => {
                     "the floor's sweep pair and CPUs, one round trip every sparse_interval_us, \
-                     both sides spinning in between; record_correct(value, interval)"
+                     both sides spinning in between; record_correct(value, tick_interval_ns) as the stages"
                 }
                 Peer::Echo => {
                     "slot echo: AlgoSession::enter_order -> a one-slot directory's order ring, \
@@ -614,10 +645,14 @@ impl Report {
                 }
                 Peer::EchoSparse => {
                     "the slot echo, one trip every sparse_interval_us, both sides spinning \
-                     in between; record_correct(value, interval)"
+                     in between; record_correct(value, tick_interval_ns) as the stages"
                 }
             };
-            obj.insert(name.into(), json!({"what": what, "ns": Percentiles::of(h)}));
+            let mut peer = json!({"what": what, "ns": Percentiles::of(h)});
+            if let Some(raw) = self.raw(which) {
+                peer["uncorrected_ns"] = json!(Percentiles::of(raw));
+            }
+            obj.insert(name.into(), peer);
         }
         Ok(serde_json::Value::Object(obj))
     }
@@ -685,7 +720,7 @@ impl Report {
             table_row("floor", &f, "cache-line RTT sweep, 1024 lines")
         );
         let sparse_what = format!(
-            "the same, one every {} µs, CO-corrected",
+            "the same, one every {} µs (CO-corrected as the stages)",
             args.sparse_interval_us
         );
         let echo_sparse_what = format!("the same, one every {} µs", args.sparse_interval_us);
@@ -743,9 +778,9 @@ impl Report {
         // the floor's p99.9 (docs/LATENCY.md § Ratios says why); the p99.9 against the
         // floor's p50 is kept for comparison with earlier runs.
         let (fs, e, es) = (
-            Percentiles::of(&self.floor_sparse),
+            Percentiles::of(&self.floor_sparse.hist),
             self.echo.as_ref().map(|e| Percentiles::of(&e.closed)),
-            self.echo.as_ref().map(|e| Percentiles::of(&e.sparse)),
+            self.echo.as_ref().map(|e| Percentiles::of(&e.sparse.hist)),
         );
         // Null where a side is missing (no slot echo: tcp, `--echo-iters 0`).
         let rp = |a: u64, b: Option<u64>| match b {
