@@ -21,6 +21,11 @@
 //! and stamping points: `docs/LATENCY.md`. Every stage histogram is corrected for coordinated omission with
 //! `record_correct(value, tick interval)`: a stall longer than the tick interval adds
 //! the samples the ticks queued behind it would have seen.
+//!
+//! Measured next to the stages, every round (the JSON's `peers`): the floor once more,
+//! sampled as the ticks are — one round trip every `--sparse-interval-us`
+//! (`floor_sparse`) — and, for shm, the order → ack transport alone through a real
+//! slot's rings (`ack_echo`, back to back, and `ack_echo_sparse`; [`echo`]).
 
 mod echo;
 mod plot;
