@@ -36,10 +36,15 @@ fn run_with(transport: &str, extra: &[&str], out: &Path) -> serde_json::Value {
 
 /// A percentile summary with samples, ordered percentiles and a positive median.
 fn assert_sane(p: &serde_json::Value, what: &str) {
-    let get = |k: &str| p[k].as_u64().unwrap_or_else(|| panic!("{what}: no {k} in {p}"));
+    let get = |k: &str| {
+        p[k].as_u64()
+            .unwrap_or_else(|| panic!("{what}: no {k} in {p}"))
+    };
     assert!(get("count") > 0, "{what}: {p}");
     assert!(get("p50_ns") > 0, "{what}: {p}");
-    let ordered = ["p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"];
+    let ordered = [
+        "p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns",
+    ];
     assert!(
         ordered.windows(2).all(|w| get(w[0]) <= get(w[1])),
         "{what}: {p}"

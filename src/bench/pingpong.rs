@@ -76,13 +76,13 @@ pub enum Pace {
     /// Each message as soon as the previous echo is back: a dense closed loop, where
     /// a pause of the machine lands in one sample out of millions.
     BackToBack,
-    /// One message every `ticks` ticks of the clock, on a fixed schedule (a late
-    /// round trip does not move it), the caller spinning on the clock in between
+    /// One message on average every `ticks` ticks of the clock ([`Schedule`]: open
+    /// loop, gaps drawn at random), the caller spinning on the clock in between
     /// (yielding with `yield_between`) and the echo spinning on its line: sampled as
     /// an open-loop event (a tick) is, so a pause lands in a sample in proportion to
     /// the time it is in flight *and* its own length.
     Every {
-        /// Clock ticks between two sends.
+        /// Mean clock ticks between two sends.
         ticks: u64,
         /// Yield instead of spinning while waiting for the next send (smoke tests).
         yield_between: bool,
@@ -131,16 +131,17 @@ pub fn rtt_paced<A: Link, B: Link>(
     // thread's CPU, and a spinning real-time parent would never let it run.
     pinned.wait();
     pin_current_thread(cpus.pinger).expect("pin measuring thread");
-    let mut next = clock.now();
-    let mut msg = Msg([0; 8]);
-    for i in 0..total {
-        if let Pace::Every {
+    let mut schedule = match pace {
+        Pace::BackToBack => None,
+        Pace::Every {
             ticks,
             yield_between,
-        } = pace
-        {
-            next += ticks;
-            wait_until(clock, next, yield_between);
+        } => Some(Schedule::start(clock, ticks, yield_between)),
+    };
+    let mut msg = Msg([0; 8]);
+    for i in 0..total {
+        if let Some(s) = schedule.as_mut() {
+            s.wait_next(clock);
         }
         msg.0[0] = i;
         let t0 = clock.now();
@@ -155,12 +156,44 @@ pub fn rtt_paced<A: Link, B: Link>(
     echo.join().expect("echo thread");
 }
 
-/// Spins (or yields) until `clock` reads at least `deadline`.
-#[inline]
-pub fn wait_until(clock: &Clock, deadline: u64, yield_between: bool) {
-    while clock.now() < deadline {
-        if yield_between {
-            std::thread::yield_now();
+/// The send times of a sparse, open-loop sender: gaps drawn uniformly from
+/// `[mean/2, 3·mean/2)` clock ticks, so that the samples do not alias with a periodic
+/// disturbance — this guest's 250 Hz timer interrupt: a fixed 50 µs grid samples only
+/// 80 phases of its 4 ms period, a 500 µs grid (the ticks') only 8 per start. A late
+/// send does not move the schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    next: u64,
+    mean: u64,
+    /// xorshift64 state (never 0).
+    rng: u64,
+    yield_between: bool,
+}
+
+impl Schedule {
+    /// A schedule starting now, one send every `mean_ticks` on average; the waits
+    /// spin on the clock, or yield with `yield_between`.
+    pub fn start(clock: &Clock, mean_ticks: u64, yield_between: bool) -> Self {
+        let now = clock.now();
+        Self {
+            next: now,
+            mean: mean_ticks.max(2),
+            rng: now | 1,
+            yield_between,
+        }
+    }
+
+    /// Waits until the next send time, spinning on the clock (or yielding).
+    #[inline]
+    pub fn wait_next(&mut self, clock: &Clock) {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.next += self.mean / 2 + self.rng % self.mean;
+        while clock.now() < self.next {
+            if self.yield_between {
+                std::thread::yield_now();
+            }
         }
     }
 }

@@ -26,8 +26,8 @@
 //! Two phases per round after a warm-up of `--algo-warmup` trips (as the algo process
 //! warms its server, cycling the rings more than once): `--echo-iters / rounds`
 //! round trips back to back (`ack_echo`, closed loop like the floor), then
-//! `--sparse-iters / rounds` trips one every `--sparse-interval-us`, both sides
-//! spinning in between (`ack_echo_sparse`, sampled as the ticks are; each sample
+//! `--sparse-iters / rounds` trips one every `--sparse-interval-us` on average (gaps
+//! at random: `pingpong::Schedule`), both sides spinning in between (`ack_echo_sparse`, sampled as the ticks are; each sample
 //! recorded as the tick stages are, with `record_correct(value, tick interval)`,
 //! and uncorrected).
 
@@ -41,7 +41,7 @@ use hdrhistogram::Histogram;
 use super::shm::await_accepted;
 use super::{Error, T2tArgs, pin};
 use crate::affinity::{BusySpin, Idle, SpinThenYield};
-use crate::bench::pingpong::wait_until;
+use crate::bench::pingpong::Schedule;
 use crate::clock::{Clock, rdtsc};
 use crate::config::Config;
 use crate::engine::event::Accepted;
@@ -201,10 +201,9 @@ fn algo_trips(
             h.closed.saturating_record(clock.ticks_to_ns(ticks).max(1));
         }
     }
-    let mut next = clock.now();
+    let mut schedule = Schedule::start(clock, trips.interval_ticks, args.ci);
     for _ in 0..trips.sparse {
-        next += trips.interval_ticks;
-        wait_until(clock, next, args.ci);
+        schedule.wait_next(clock);
         let ns = clock.ticks_to_ns(trip(&mut s, &mut order, args.ci, limit)?);
         h.sparse.record(ns, trips.tick_interval_ns);
     }

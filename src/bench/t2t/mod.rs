@@ -132,7 +132,8 @@ pub struct T2tArgs {
     /// `--sparse-interval-us`. 0 = neither.
     #[arg(long, default_value_t = 20_000)]
     pub sparse_iters: u64,
-    /// Time between two sparse round trips, µs (both sides spin in between).
+    /// Mean time between two sparse round trips, µs (each gap drawn from half to
+    /// one and a half of it; both sides spin in between).
     #[arg(long, default_value_t = 50)]
     pub sparse_interval_us: u64,
     /// shm: recorded back-to-back round trips of the slot echo (`ack_echo`, the
@@ -640,7 +641,7 @@ impl Report {
         for &(name, h, which) in peers {
             let what = match which {
                 Peer::Sparse => {
-                    "the floor's sweep pair and CPUs, one round trip every sparse_interval_us, \
+                    "the floor's sweep pair and CPUs, one round trip every sparse_interval_us on average (random gaps), \
                      both sides spinning in between; record_correct(value, tick_interval_ns) as the stages"
                 }
                 Peer::Echo => {
@@ -649,7 +650,7 @@ impl Report {
                      by the server's ring code, back to back; not CO-corrected"
                 }
                 Peer::EchoSparse => {
-                    "the slot echo, one trip every sparse_interval_us, both sides spinning \
+                    "the slot echo, one trip every sparse_interval_us on average, both sides spinning \
                      in between; record_correct(value, tick_interval_ns) as the stages"
                 }
             };
