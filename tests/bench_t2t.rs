@@ -34,6 +34,23 @@ fn run_with(transport: &str, extra: &[&str], out: &Path) -> serde_json::Value {
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
 
+/// A percentile summary with samples, ordered percentiles and a positive median.
+fn assert_sane(p: &serde_json::Value, what: &str) {
+    let get = |k: &str| {
+        p[k].as_u64()
+            .unwrap_or_else(|| panic!("{what}: no {k} in {p}"))
+    };
+    assert!(get("count") > 0, "{what}: {p}");
+    assert!(get("p50_ns") > 0, "{what}: {p}");
+    let ordered = [
+        "p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns",
+    ];
+    assert!(
+        ordered.windows(2).all(|w| get(w[0]) <= get(w[1])),
+        "{what}: {p}"
+    );
+}
+
 fn two_cpus() -> bool {
     let ok = tickgate::affinity::available_cpus().len() >= 2;
     if !ok {
@@ -55,6 +72,11 @@ fn tcp_tick_to_trade_writes_hgrm_svg_and_json() {
     assert!(v["ratios"]["ack_rtt_p50_vs_floor"].as_f64().unwrap() > 0.0);
     // Over TCP the server's read is not stamped: t2t is a shared-memory figure.
     assert!(v["ratios"]["t2t_p50_vs_floor"].is_null());
+    // The sparse floor is measured for both transports, the slot echo for shm only.
+    assert_sane(&v["peers"]["floor_sparse"]["ns"], "floor_sparse");
+    assert!(v["peers"]["ack_echo"].is_null());
+    assert!(v["ratios"]["floor_sparse_p50_vs_floor"].as_f64().unwrap() > 0.0);
+    assert!(v["ratios"]["ack_echo_p50_vs_floor"].is_null());
     for f in [
         "t2t-tcp-floor.hgrm",
         "t2t-tcp-ack_rtt.hgrm",
@@ -99,9 +121,35 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
         assert!(v["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
     }
     assert!(v["quiet"]["ack_rtt"]["count"].as_u64().unwrap() > 0);
+    // The sparse floor and the slot echo (the order -> ack transport alone).
+    for peer in ["floor_sparse", "ack_echo", "ack_echo_sparse"] {
+        assert_sane(&v["peers"][peer]["ns"], peer);
+    }
+    for peer in ["floor_sparse", "ack_echo_sparse"] {
+        assert_sane(&v["peers"][peer]["uncorrected_ns"], peer);
+    }
+    assert_eq!(v["peers"]["sparse_interval_us"], 50);
+    // The echo's records are the real ones' sizes: an order fits the ring slot's
+    // first line with the slot's 8-byte header, an Accepted-sized answer does not.
+    let bytes = &v["peers"]["echo_record_bytes"];
+    assert!(8 + bytes["order"].as_u64().unwrap() <= 64, "{bytes}");
+    assert!(8 + bytes["answer"].as_u64().unwrap() > 64, "{bytes}");
+    for ratio in [
+        "ack_echo_p50_vs_floor",
+        "ack_rtt_p50_vs_ack_echo",
+        "ack_rtt_quiet_p50_vs_ack_echo",
+        "floor_sparse_p50_vs_floor",
+        "floor_sparse_p999_vs_floor_p999",
+        "t2t_p999_vs_floor_sparse_p999",
+    ] {
+        assert!(v["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
+    }
     for f in [
         "t2t-shm-floor.hgrm",
         "t2t-shm-t2t.hgrm",
+        "t2t-shm-floor_sparse.hgrm",
+        "t2t-shm-ack_echo.hgrm",
+        "t2t-shm-ack_echo_sparse.hgrm",
         "t2t-shm.svg",
         "t2t-shm.json",
     ] {

@@ -70,16 +70,51 @@ pub struct Cpus {
     pub echoer: usize,
 }
 
+/// How the measuring side spaces its round trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Each message as soon as the previous echo is back: a dense closed loop, where
+    /// a pause of the machine lands in one sample out of millions.
+    BackToBack,
+    /// One message on average every `ticks` ticks of the clock ([`Schedule`]: open
+    /// loop, gaps drawn at random), the caller spinning on the clock in between
+    /// (yielding with `yield_between`) and the echo spinning on its line: sampled as
+    /// an open-loop event (a tick) is, so a pause lands in a sample in proportion to
+    /// the time it is in flight *and* its own length.
+    Every {
+        /// Mean clock ticks between two sends.
+        ticks: u64,
+        /// Yield instead of spinning while waiting for the next send (smoke tests).
+        yield_between: bool,
+    },
+}
+
 /// Round trips: the caller, pinned to `cpus.pinger`, sends message `i`, spins for the
 /// echo, and records the round trip in `hist` (ns); an echo thread on `cpus.echoer`
 /// sends each message back. The first `warmup` round trips are not recorded.
 pub fn rtt<A: Link, B: Link>(
-    (mut a, mut b): (A, B),
+    pair: (A, B),
     warmup: u64,
     iters: u64,
     cpus: Cpus,
     clock: &Clock,
     hist: &mut Histogram<u64>,
+) {
+    rtt_paced(pair, warmup, iters, cpus, clock, Pace::BackToBack, |ns| {
+        hist.saturating_record(ns)
+    });
+}
+
+/// [`rtt`] with the round trips spaced by `pace`, each recorded round trip (ns, ≥ 1)
+/// handed to `record` (which may, say, correct for coordinated omission).
+pub fn rtt_paced<A: Link, B: Link>(
+    (mut a, mut b): (A, B),
+    warmup: u64,
+    iters: u64,
+    cpus: Cpus,
+    clock: &Clock,
+    pace: Pace,
+    mut record: impl FnMut(u64),
 ) {
     let total = warmup + iters;
     let pinned = Arc::new(Barrier::new(2));
@@ -96,8 +131,18 @@ pub fn rtt<A: Link, B: Link>(
     // thread's CPU, and a spinning real-time parent would never let it run.
     pinned.wait();
     pin_current_thread(cpus.pinger).expect("pin measuring thread");
+    let mut schedule = match pace {
+        Pace::BackToBack => None,
+        Pace::Every {
+            ticks,
+            yield_between,
+        } => Some(Schedule::start(clock, ticks, yield_between)),
+    };
     let mut msg = Msg([0; 8]);
     for i in 0..total {
+        if let Some(s) = schedule.as_mut() {
+            s.wait_next(clock);
+        }
         msg.0[0] = i;
         let t0 = clock.now();
         send(&mut a, &msg);
@@ -105,10 +150,52 @@ pub fn rtt<A: Link, B: Link>(
         let t1 = clock.now();
         assert_eq!(back.0[0], i, "echo out of order");
         if i >= warmup {
-            hist.saturating_record(clock.ticks_to_ns(t1 - t0).max(1));
+            record(clock.ticks_to_ns(t1 - t0).max(1));
         }
     }
     echo.join().expect("echo thread");
+}
+
+/// The send times of a sparse, open-loop sender: gaps drawn uniformly from
+/// `[mean/2, 3·mean/2)` clock ticks, so that the samples do not alias with a periodic
+/// disturbance — this guest's 250 Hz timer interrupt: a fixed 50 µs grid samples only
+/// 80 phases of its 4 ms period, a 500 µs grid (the ticks') only 8 per start. A late
+/// send does not move the schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    next: u64,
+    mean: u64,
+    /// xorshift64 state (never 0).
+    rng: u64,
+    yield_between: bool,
+}
+
+impl Schedule {
+    /// A schedule starting now, one send every `mean_ticks` on average; the waits
+    /// spin on the clock, or yield with `yield_between`.
+    pub fn start(clock: &Clock, mean_ticks: u64, yield_between: bool) -> Self {
+        let now = clock.now();
+        Self {
+            next: now,
+            mean: mean_ticks.max(2),
+            rng: now | 1,
+            yield_between,
+        }
+    }
+
+    /// Waits until the next send time, spinning on the clock (or yielding).
+    #[inline]
+    pub fn wait_next(&mut self, clock: &Clock) {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.next += self.mean / 2 + self.rng % self.mean;
+        while clock.now() < self.next {
+            if self.yield_between {
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 /// One-way throughput in messages per second: a producer on `cpus.echoer` sends `n`
@@ -301,6 +388,16 @@ mod tests {
         rtt(floor_pair(16), 10, 200, two_cpus(), &clock, &mut h);
         rtt(spsc_pair(16), 10, 200, two_cpus(), &clock, &mut h);
         assert_eq!(h.len(), 400);
+        let pace = Pace::Every {
+            ticks: 20_000,
+            yield_between: true,
+        };
+        let mut sparse = crate::bench::report::latency_histogram();
+        rtt_paced(floor_pair(16), 10, 200, two_cpus(), &clock, pace, |ns| {
+            sparse.saturating_record(ns)
+        });
+        // Every sparse round trip after the warm-up is recorded once, in order.
+        assert_eq!(sparse.len(), 200);
         assert!(throughput(spsc_pair(16), 2_000, two_cpus()) > 0.0);
     }
 }

@@ -21,7 +21,13 @@
 //! and stamping points: `docs/LATENCY.md`. Every stage histogram is corrected for coordinated omission with
 //! `record_correct(value, tick interval)`: a stall longer than the tick interval adds
 //! the samples the ticks queued behind it would have seen.
+//!
+//! Measured next to the stages, every round (the JSON's `peers`): the floor once more,
+//! sampled as the ticks are — one round trip every `--sparse-interval-us`
+//! (`floor_sparse`) — and, for shm, the order → ack transport alone through a real
+//! slot's rings (`ack_echo`, back to back, and `ack_echo_sparse`; [`echo`]).
 
+mod echo;
 mod plot;
 mod shm;
 mod tcp;
@@ -36,7 +42,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::affinity::{IdleKind, pin_current_thread};
-use crate::bench::pingpong::{self, Cpus};
+use crate::bench::pingpong::{self, Cpus, Pace};
 use crate::bench::report::{
     Machine, Percentiles, latency_histogram, ratio, table_header, table_row, write_hgrm,
 };
@@ -121,6 +127,19 @@ pub struct T2tArgs {
     /// Recorded floor round trips, over all rounds.
     #[arg(long, default_value_t = 400_000)]
     pub floor_iters: u64,
+    /// Recorded round trips of the sparse floor (`floor_sparse`) and, for shm, of the
+    /// sparse slot echo (`ack_echo_sparse`), each over all rounds: one every
+    /// `--sparse-interval-us`. 0 = neither.
+    #[arg(long, default_value_t = 20_000)]
+    pub sparse_iters: u64,
+    /// Mean time between two sparse round trips, µs (each gap drawn from half to
+    /// one and a half of it; both sides spin in between).
+    #[arg(long, default_value_t = 50)]
+    pub sparse_interval_us: u64,
+    /// shm: recorded back-to-back round trips of the slot echo (`ack_echo`, the
+    /// order → ack transport alone), over all rounds; 0 = no slot echo.
+    #[arg(long, default_value_t = 20_000)]
+    pub echo_iters: u64,
     /// CPU of the reacting algo.
     #[arg(long, default_value_t = 0)]
     pub algo_cpu: usize,
@@ -300,6 +319,32 @@ impl Stages {
     }
 }
 
+/// A sparse peer's samples (`floor_sparse`, `ack_echo_sparse`), recorded as a tick's
+/// stages are — `record_correct(value, tick interval)` — so that its percentiles
+/// compare with theirs, and as measured.
+struct Sampled {
+    /// Corrected for coordinated omission with the tick interval.
+    hist: Histogram<u64>,
+    /// Uncorrected.
+    raw: Histogram<u64>,
+}
+
+impl Sampled {
+    fn new() -> Self {
+        Self {
+            hist: latency_histogram(),
+            raw: latency_histogram(),
+        }
+    }
+
+    fn record(&mut self, ns: u64, tick_interval_ns: u64) {
+        let ns = ns.clamp(1, 10_000_000_000);
+        // Cannot fail: `ns` is within a latency histogram's range.
+        let _ = self.hist.record_correct(ns, tick_interval_ns);
+        self.raw.saturating_record(ns);
+    }
+}
+
 /// Runs the benchmark and prints the report.
 pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     let args = &effective(args);
@@ -317,6 +362,12 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     let interval_ns = 1_000_000_000 / args.rate.max(1);
     let mut stages = Stages::new();
     let mut floor = latency_histogram();
+    let mut floor_sparse = Sampled::new();
+    let mut echo = echo::EchoHists {
+        closed: latency_histogram(),
+        sparse: Sampled::new(),
+    };
+    let with_echo = args.transport == Transport::Shm && args.echo_iters + args.sparse_iters > 0;
     let mut quiet = [(); 3].map(|_| latency_histogram());
     let (mut missed, mut late, mut threads) = (0, 0, String::new());
     let cpus = Cpus {
@@ -325,9 +376,14 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     };
     for round in 0..rounds {
         floor_round(args, rounds, cpus, &clock, &mut floor);
+        sparse_floor_round(args, rounds, cpus, &clock, &mut floor_sparse);
+        if with_echo {
+            echo::round(args, round, rounds, &clock, &mut echo)?;
+        }
         eprintln!(
-            "tickgate: bench tick-to-trade: round {}/{rounds}: floor done",
-            round + 1
+            "tickgate: bench tick-to-trade: round {}/{rounds}: floor{} done",
+            round + 1,
+            if with_echo { ", slot echo" } else { "" }
         );
         let ticks = args.ticks.div_ceil(rounds);
         let out = match args.transport {
@@ -358,6 +414,8 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     let report = Report {
         stages,
         floor,
+        floor_sparse,
+        echo: with_echo.then_some(echo),
         missed,
         late,
         threads,
@@ -379,6 +437,8 @@ fn effective(args: &T2tArgs) -> T2tArgs {
         a.rate = a.rate.min(1_000);
         a.rounds = a.rounds.min(2);
         a.floor_iters = a.floor_iters.min(2_000);
+        a.sparse_iters = a.sparse_iters.min(200);
+        a.echo_iters = a.echo_iters.min(200);
         a.max_round_ms = 0;
         a.quiet = a.quiet.min(50);
         a.algo_warmup = a.algo_warmup.min(100);
@@ -395,6 +455,33 @@ fn floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut H
     // under SCHED_FIFO an equal-priority spinner would never let this thread back.
     pin(cpus.pinger, "floor pinger");
     pingpong::rtt(pingpong::floor_pair(1024), iters / 5, iters, cpus, clock, h);
+}
+
+/// One round of the sparse floor: the same sweep pair and CPUs as [`floor_round`],
+/// one round trip every `--sparse-interval-us` (the pinger spinning on the clock, the
+/// echo on its line in between; yielding with `--ci`): a floor sampled as the ticks
+/// are (docs/LATENCY.md § Ratios).
+fn sparse_floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut Sampled) {
+    let iters = args.sparse_iters.div_ceil(rounds);
+    if iters == 0 {
+        return;
+    }
+    let pace = Pace::Every {
+        ticks: (clock.ticks_per_s() * args.sparse_interval_us as f64 / 1e6) as u64,
+        yield_between: args.ci,
+    };
+    pin(cpus.pinger, "sparse floor pinger");
+    let warmup = (iters / 8).max(10);
+    let tick_interval_ns = 1_000_000_000 / args.rate.max(1);
+    pingpong::rtt_paced(
+        pingpong::floor_pair(1024),
+        warmup,
+        iters,
+        cpus,
+        clock,
+        pace,
+        |ns| h.record(ns, tick_interval_ns),
+    );
 }
 
 /// The cost of one [`crate::ipc::latency::LatencyBoard::record_order`], ns (mean of
@@ -497,6 +584,10 @@ fn pin(cpu: usize, what: &str) {
 struct Report {
     stages: Stages,
     floor: Histogram<u64>,
+    /// The floor, one round trip every `--sparse-interval-us`.
+    floor_sparse: Sampled,
+    /// shm: the slot echo (`ack_echo`, `ack_echo_sparse`).
+    echo: Option<echo::EchoHists>,
     missed: u64,
     late: u64,
     threads: String,
@@ -507,7 +598,71 @@ struct Report {
     quiet: [Histogram<u64>; 3],
 }
 
+/// The histograms measured next to the stages, as the report names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Sparse,
+    Echo,
+    EchoSparse,
+}
+
 impl Report {
+    /// (name, histogram, which) of the sparse floor and, for shm, the slot echo; the
+    /// sparse ones CO-corrected as the tick stages are.
+    fn peers(&self) -> Vec<(&'static str, &Histogram<u64>, Peer)> {
+        let mut v = vec![("floor_sparse", &self.floor_sparse.hist, Peer::Sparse)];
+        if let Some(e) = &self.echo {
+            v.push(("ack_echo", &e.closed, Peer::Echo));
+            v.push(("ack_echo_sparse", &e.sparse.hist, Peer::EchoSparse));
+        }
+        v
+    }
+
+    /// The uncorrected samples of a sparse peer.
+    fn raw(&self, which: Peer) -> Option<&Histogram<u64>> {
+        match which {
+            Peer::Sparse => Some(&self.floor_sparse.raw),
+            Peer::EchoSparse => self.echo.as_ref().map(|e| &e.sparse.raw),
+            Peer::Echo => None,
+        }
+    }
+
+    /// The JSON's `peers` object.
+    fn peers_json(
+        &self,
+        args: &T2tArgs,
+        peers: &[(&str, &Histogram<u64>, Peer)],
+    ) -> Result<serde_json::Value, Error> {
+        let mut obj = serde_json::Map::new();
+        obj.insert("sparse_interval_us".into(), json!(args.sparse_interval_us));
+        if self.echo.is_some() {
+            obj.insert("echo_record_bytes".into(), json!(echo::record_bytes()?));
+        }
+        for &(name, h, which) in peers {
+            let what = match which {
+                Peer::Sparse => {
+                    "the floor's sweep pair and CPUs, one round trip every sparse_interval_us on average (random gaps), \
+                     both sides spinning in between; record_correct(value, tick_interval_ns) as the stages"
+                }
+                Peer::Echo => {
+                    "slot echo: AlgoSession::enter_order -> a one-slot directory's order ring, \
+                     read and answered with an Order Accepted's bytes through the response ring \
+                     by the server's ring code, back to back; not CO-corrected"
+                }
+                Peer::EchoSparse => {
+                    "the slot echo, one trip every sparse_interval_us on average, both sides spinning \
+                     in between; record_correct(value, tick_interval_ns) as the stages"
+                }
+            };
+            let mut peer = json!({"what": what, "ns": Percentiles::of(h)});
+            if let Some(raw) = self.raw(which) {
+                peer["uncorrected_ns"] = json!(Percentiles::of(raw));
+            }
+            obj.insert(name.into(), peer);
+        }
+        Ok(serde_json::Value::Object(obj))
+    }
+
     fn print(&self, args: &T2tArgs) -> Result<(), Error> {
         let transport = match args.transport {
             Transport::Shm => "shm",
@@ -515,8 +670,14 @@ impl Report {
         };
         let f = Percentiles::of(&self.floor);
         let p: Vec<Percentiles> = self.stages.hists.iter().map(Percentiles::of).collect();
+        let peers = self.peers();
         if let Some(dir) = &args.out {
             write_hgrm(dir, &format!("t2t-{transport}-floor"), &self.floor)?;
+            for (name, h, _) in &peers {
+                if !h.is_empty() {
+                    write_hgrm(dir, &format!("t2t-{transport}-{name}"), h)?;
+                }
+            }
             if !self.quiet[0].is_empty() {
                 write_hgrm(
                     dir,
@@ -532,6 +693,11 @@ impl Report {
             let mut series: Vec<(&str, &Histogram<u64>)> =
                 vec![("floor (cache-line RTT)", &self.floor)];
             for ((name, ..), h) in STAGES.iter().zip(&self.stages.hists).take(4) {
+                if !h.is_empty() {
+                    series.push((name, h));
+                }
+            }
+            for (name, h, _) in &peers {
                 if !h.is_empty() {
                     series.push((name, h));
                 }
@@ -559,6 +725,21 @@ impl Report {
             "{}",
             table_row("floor", &f, "cache-line RTT sweep, 1024 lines")
         );
+        let sparse_what = format!(
+            "the same, one every {} µs (CO-corrected as the stages)",
+            args.sparse_interval_us
+        );
+        let echo_sparse_what = format!("the same, one every {} µs", args.sparse_interval_us);
+        for (name, h, what) in &peers {
+            let what = match *what {
+                Peer::Sparse => &sparse_what,
+                Peer::EchoSparse => &echo_sparse_what,
+                Peer::Echo => "shm order -> Accepted-sized answer, slot echo, back to back",
+            };
+            if !h.is_empty() {
+                println!("{}", table_row(name, &Percentiles::of(h), what));
+            }
+        }
         for ((name, _, _, what), p) in STAGES.iter().zip(&p) {
             if p.count > 0 {
                 println!("{}", table_row(name, p, what));
@@ -602,7 +783,21 @@ impl Report {
         // Like-for-like percentiles: a p50 against the floor's p50, the p99.9 against
         // the floor's p99.9 (docs/LATENCY.md § Ratios says why); the p99.9 against the
         // floor's p50 is kept for comparison with earlier runs.
-        let ratios = json!({
+        let (fs, e, es) = (
+            Percentiles::of(&self.floor_sparse.hist),
+            self.echo.as_ref().map(|e| Percentiles::of(&e.closed)),
+            self.echo.as_ref().map(|e| Percentiles::of(&e.sparse.hist)),
+        );
+        // Null where a side is missing (no slot echo: tcp, `--echo-iters 0`).
+        let rp = |a: u64, b: Option<u64>| match b {
+            Some(b) if a != 0 && b != 0 => json!(ratio(a as f64, b as f64)),
+            _ => serde_json::Value::Null,
+        };
+        let (e50, es50) = (
+            e.map(|e| e.p50_ns).filter(|&v| v > 0),
+            es.map(|e| e.p50_ns).filter(|&v| v > 0),
+        );
+        let mut ratios = json!({
             "t2t_p50_vs_floor": r(t2t.p50_ns, f.p50_ns),
             "t2t_p999_vs_floor": r(t2t.p999_ns, f.p999_ns),
             "ack_rtt_p50_vs_floor": r(rtt.p50_ns, f.p50_ns),
@@ -611,6 +806,20 @@ impl Report {
             "t2t_p999_vs_floor_p50": r(t2t.p999_ns, f.p50_ns),
             "ack_rtt_quiet_p50_vs_floor": r(q.p50_ns, f.p50_ns),
         });
+        // The transport floor and the sparse floor (docs/LATENCY.md § Ratios).
+        let more = json!({
+            "ack_echo_p50_vs_floor": rp(e50.unwrap_or(0), Some(f.p50_ns)),
+            "ack_rtt_p50_vs_ack_echo": rp(rtt.p50_ns, e50),
+            "ack_rtt_quiet_p50_vs_ack_echo": rp(q.p50_ns, e50),
+            "ack_rtt_p50_vs_ack_echo_sparse": rp(rtt.p50_ns, es50),
+            "ack_echo_sparse_p50_vs_floor_sparse": rp(es50.unwrap_or(0), Some(fs.p50_ns)),
+            "floor_sparse_p50_vs_floor": rp(fs.p50_ns, Some(f.p50_ns)),
+            "floor_sparse_p999_vs_floor_p999": rp(fs.p999_ns, Some(f.p999_ns)),
+            "t2t_p999_vs_floor_sparse_p999": rp(t2t.p999_ns, Some(fs.p999_ns)),
+        });
+        if let (Some(all), serde_json::Value::Object(more)) = (ratios.as_object_mut(), more) {
+            all.extend(more);
+        }
         println!("ratios (÷ the floor's same percentile, unless named): {ratios}");
         let stages: serde_json::Map<_, _> = STAGES
             .iter()
@@ -654,6 +863,7 @@ impl Report {
                 "core_to_ack": qs[2],
             },
             "stages": stages,
+            "peers": self.peers_json(args, &peers)?,
             "missed_ticks": self.missed,
             "late_ticks": self.late,
             "latency_board_record_ns": self.board_record_ns,

@@ -8,13 +8,17 @@ use plotters::prelude::*;
 
 type Error = Box<dyn std::error::Error>;
 
-const COLOURS: [RGBColor; 6] = [
+/// One per line: the floor, four stages and the three peers (sparse floor, slot echo
+/// back to back and sparse) each get their own.
+const COLOURS: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
     RGBColor(214, 39, 40),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),
     RGBColor(255, 127, 14),
     RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(127, 127, 127),
 ];
 
 /// (1/(1−q), µs) points of `h`, up to the last quantile below 1.

@@ -528,7 +528,7 @@ fn await_board(board: &BoardReader, session: usize, previous: u64, limit: u64) -
 }
 
 /// Spins until an Order Accepted is read; its TSC (0 if none within `limit` ticks).
-fn await_accepted(s: &mut AlgoSession, ci: bool, limit: u64) -> u64 {
+pub(super) fn await_accepted(s: &mut AlgoSession, ci: bool, limit: u64) -> u64 {
     let start = rdtsc();
     loop {
         let mut accepted = false;
