@@ -242,7 +242,7 @@ fn send_tick(s: &mut AlgoSession, i: u64) -> Result<(), Error> {
 /// The algo's spinning loop asks it, while waiting for a tick, whether the next tick
 /// is due (`rdtsc() >= next`, open loop: a late tick does not move the schedule), so
 /// nothing sleeps or wakes on either CPU during a round. Its responses (Accepted,
-/// Canceled) are drained with the algo's every 256th idle turn.
+/// Canceled) are drained after each answered tick, with the algo's.
 struct Ticker {
     session: AlgoSession,
     /// TSC ticks between two ticks.
@@ -390,10 +390,13 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
                     break;
                 }
             }
-            // NB: the previous IOC's Order Canceled and the heartbeat can wait: while
-            // waiting for a tick only the market-data line is polled (the response
-            // rings and the heartbeat lines every 256th turn), so a tick is not read
-            // late behind a poll of two other lines.
+            // NB: while waiting for a tick only the market-data line is polled; the
+            // response rings were drained right after the last tick (below), so the
+            // poll every 256th turn is the heartbeat (liveness) and finds nothing new:
+            // lines this CPU holds. It used to be where the previous IOC's Canceled and
+            // the tick source's answers were read, a cross-core miss or two (≈ 100–300
+            // ns) once every ≈ 5 µs: a tick published meanwhile was read late (2.6% of
+            // ticks; their `tick_to_algo` p50 312 against 158 ns).
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(256) {
                 s.poll_responses(16, |_, _| {});
@@ -421,6 +424,13 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         let (publish, core_recv) = await_board(&board, session, last_arrival, idle_limit);
         last_arrival = last_arrival.max(core_recv);
         out.extend_from_slice(&[seq, publish, algo_recv, order_send, core_recv, algo_ack]);
+        // Housekeeping after the trade, as a real algo does it: the IOC's Canceled
+        // (answered in the same turn as its Accepted, so here by now) and the tick
+        // source's answers to this tick, which the server wrote before the publish.
+        s.poll_responses(16, |_, _| {});
+        if let Some(t) = ticker.as_mut() {
+            t.poll_responses();
+        }
     }
     // The tick session leaves before the quiet round trips, as the tick thread does.
     if let Some(t) = ticker {
