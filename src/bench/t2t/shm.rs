@@ -51,6 +51,10 @@ use crate::server::spawn;
 const TICK_LOCATE: u16 = 1;
 /// u64 words per answered tick in the algo's stamp file.
 const WORDS: usize = 6;
+/// Idle turns (≈ 20 ns each) after the tick source's send during which the algo's
+/// periodic response poll is held back, unless the tick is read first: ≈ 1.3 ms, far
+/// more than a tick takes, and bounded so that a lost tick cannot stop the heartbeat.
+const TICK_IN_FLIGHT_SPINS: u32 = 1 << 16;
 
 /// One round: a fresh server with algo slots, the algo process, `warmup + ticks` ticks.
 pub(super) fn round(
@@ -367,6 +371,8 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     }
     let mut last_tick = rdtsc();
     let mut spins = 0u32;
+    // Idle turns left in which the periodic poll waits for the tick just sent.
+    let mut in_flight_spins = 0u32;
     while (out.len() / WORDS) < args.ticks as usize {
         // NB: one TSC read per idle turn, as before the tick source moved in here:
         // the idle limit's and the tick schedule's.
@@ -384,6 +390,7 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         let Some(seq) = tick else {
             if let Some(t) = ticker.as_mut() {
                 if t.send_if_due(now)? {
+                    in_flight_spins = TICK_IN_FLIGHT_SPINS;
                     continue;
                 }
                 if t.over(now) {
@@ -396,9 +403,12 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
             // lines this CPU holds. It used to be where the previous IOC's Canceled and
             // the tick source's answers were read, a cross-core miss or two (≈ 100–300
             // ns) once every ≈ 5 µs: a tick published meanwhile was read late (2.6% of
-            // ticks; their `tick_to_algo` p50 312 against 158 ns).
+            // ticks; their `tick_to_algo` p50 312 against 158 ns). From the tick
+            // source's send until the tick is read it is skipped too: the server is
+            // writing the tick source's answer then, the one line it would miss on.
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(256) {
+            in_flight_spins = in_flight_spins.saturating_sub(1);
+            if spins.is_multiple_of(256) && in_flight_spins == 0 {
                 s.poll_responses(16, |_, _| {});
                 if let Some(t) = ticker.as_mut() {
                     t.poll_responses();
@@ -411,6 +421,7 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         };
         let algo_recv = rdtsc();
         last_tick = algo_recv;
+        in_flight_spins = 0;
         order.user_ref_num += 1;
         let order_send = rdtsc();
         loop {
