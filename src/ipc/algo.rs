@@ -308,10 +308,13 @@ impl AlgoSession {
         self.md.as_mut()
     }
 
-    /// Tells the server this process is alive. [`AlgoSession::poll_responses`] does it
+    /// Tells the server this process is alive, and keeps the order ring's next slot
+    /// at hand (its page's TLB entry, [`Producer::touch_next`]: the first order on a
+    /// new page of the ring is otherwise late). [`AlgoSession::poll_responses`] does it
     /// too; call it from any loop that may go a while without polling.
     #[inline]
     pub fn heartbeat(&self) {
+        self.orders.touch_next();
         // NB: a load and a store, not a `lock xadd`: this process is the counter's
         // only writer (the server only reads it), and the response-polling spin
         // calls this on every turn.

@@ -405,8 +405,12 @@ impl Directory {
 
     /// What `tickgate serve` creates for its `[ipc]` section: the directory at
     /// `/dev/shm/<name>`, after removing the files a dead server left there. Refuses
-    /// if a live server owns the directory.
-    pub fn create_for_serve(section: &super::IpcSection) -> Result<Self, IpcError> {
+    /// if a live server owns the directory. Its pid watcher runs on `housekeeping_cpu`
+    /// if given ([`super::watch`]).
+    pub fn create_for_serve(
+        section: &super::IpcSection,
+        housekeeping_cpu: Option<usize>,
+    ) -> Result<Self, IpcError> {
         let path = section.directory_path();
         let in_use = || IpcError::InUse {
             path: path.clone(),
@@ -425,7 +429,7 @@ impl Directory {
         serving.push(path.clone());
         dir.serving = true;
         drop(serving);
-        dir.pid_watch = Some(super::watch::PidWatch::spawn(&path)?);
+        dir.pid_watch = Some(super::watch::PidWatch::spawn(&path, housekeeping_cpu)?);
         if !section.group.is_empty() {
             let gid = group_id(&section.group)?;
             dir.group = Some(gid);

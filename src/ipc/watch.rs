@@ -2,6 +2,12 @@
 //! looks at every claimed slot's pid with `kill(pid, 0)` every [`PID_WATCH_PERIOD`]
 //! and writes the pids it found dead into the slots' `pid_gone` words; the session
 //! layer's liveness check then reads one atomic per slot and makes no syscall.
+//!
+//! The thread is started by the serving thread before that pins itself, so it would
+//! inherit its CPU set (every CPU, the serving one included) and its policy
+//! (SCHED_FIFO under `chrt -f`): it pins itself to the housekeeping CPU it is given
+//! and takes the normal policy, so that its wake-ups never land on, or queue
+//! behind, a spinning thread's CPU.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,14 +28,16 @@ pub(crate) struct PidWatch {
 }
 
 impl PidWatch {
-    /// Starts watching the directory at `path` (mapped a second time, for the thread).
-    pub fn spawn(path: &Path) -> Result<Self, IpcError> {
+    /// Starts watching the directory at `path` (mapped a second time, for the thread),
+    /// on `cpu` if given, with the normal scheduling policy.
+    pub fn spawn(path: &Path, cpu: Option<usize>) -> Result<Self, IpcError> {
         let mapping = Mapping::open(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("tickgate-hk-ipc".into())
             .spawn(move || {
+                housekeeping_thread(cpu);
                 // Pairs with the Release store in `drop`.
                 while !flag.load(Ordering::Acquire) {
                     check_pids(&mapping);
@@ -52,6 +60,18 @@ impl Drop for PidWatch {
             let _ = t.join();
         }
     }
+}
+
+/// Pins the calling thread to `cpu` (if any) and gives it the normal policy
+/// (SCHED_OTHER): housekeeping never competes with a spinning thread at its priority.
+/// Failures leave the thread as it was (it still works, only less out of the way).
+pub(crate) fn housekeeping_thread(cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        let _ = crate::affinity::pin_current_thread(cpu);
+    }
+    let normal = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sets the calling thread's own policy; `normal` outlives the call.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) };
 }
 
 /// One pass: every claimed slot's `pid_gone` is its pid if that process is gone, else 0.

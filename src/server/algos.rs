@@ -9,14 +9,25 @@ use crate::session::Sessions;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// With `ipc.enabled`: creates the directory (replacing what a dead server left) and
-/// lets the session layer serve its slots.
-pub(super) fn attach(config: &Config, sessions: &mut Sessions) -> Result<(), Error> {
+/// With `ipc.enabled`: creates the directory (replacing what a dead server left, its
+/// pid watcher on the first housekeeping CPU when `pin_threads`) and lets the session
+/// layer serve its slots.
+pub(super) fn attach(
+    config: &Config,
+    sessions: &mut Sessions,
+    pin_threads: bool,
+) -> Result<(), Error> {
     let ipc = &config.ipc;
     if !ipc.enabled {
         return Ok(());
     }
-    let dir = Directory::create_for_serve(ipc)?;
+    let hk_cpu = config
+        .threads
+        .housekeeping_cpus
+        .first()
+        .copied()
+        .filter(|_| pin_threads);
+    let dir = Directory::create_for_serve(ipc, hk_cpu)?;
     sessions.attach_directory(
         dir,
         config.engine.drain_limit as usize,

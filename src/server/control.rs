@@ -85,9 +85,9 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("tickgate-ctl".into())
         .spawn(move || {
-            if let Some(cpu) = cpu {
-                let _ = crate::affinity::pin_current_thread(cpu);
-            }
+            // It sleeps and wakes every 10 ms while idle: never at a spinner's FIFO
+            // priority (inherited from the starting thread under `chrt -f`).
+            crate::ipc::watch::housekeeping_thread(cpu);
             let mut next_request = 1u32;
             while !stop.load(Ordering::Acquire) {
                 match ch.listener.accept() {

@@ -265,7 +265,7 @@ fn build(p: ThreadParts, setup: &mpsc::Receiver<Setup>) -> Result<Gateway<Sessio
     }
     sessions.finish_recovery();
     if p.index == 0 {
-        super::algos::attach(&p.config, &mut sessions)?;
+        super::algos::attach(&p.config, &mut sessions, p.pin_threads)?;
     }
     Ok(Gateway::new(opts, sessions)?)
 }

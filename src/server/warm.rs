@@ -10,7 +10,8 @@ use crate::risk::Screen;
 /// Decodes `record` as the core's round does, prefetches what it would prefetch, screens
 /// it against risk, reads the engine's side of an Enter (`Engine::warm_enter`), and
 /// prefetches for writing the session's next response-ring slot and the journal's next
-/// record line. Returns a word folded from what it read. No state changes.
+/// record line, and for reading the market-data ring's next slot (its page's TLB entry:
+/// `docs/ALGOS.md` § Pages). Returns a word folded from what it read. No state changes.
 pub(super) fn warm_core(core: &ServeCore, record: &[u8]) -> u64 {
     let Ok(cmd) = Command::decode(record) else {
         return 0;
@@ -27,5 +28,6 @@ pub(super) fn warm_core(core: &ServeCore, record: &[u8]) -> u64 {
     if let Some(journal) = core.journal_writer() {
         journal.prefetch_next();
     }
+    core.market().writer.touch_next();
     word
 }

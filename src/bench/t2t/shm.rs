@@ -51,6 +51,10 @@ use crate::server::spawn;
 const TICK_LOCATE: u16 = 1;
 /// u64 words per answered tick in the algo's stamp file.
 const WORDS: usize = 6;
+/// Idle turns (≈ 20 ns each) after the tick source's send during which the algo's
+/// periodic response poll is held back, unless the tick is read first: ≈ 1.3 ms, far
+/// more than a tick takes, and bounded so that a lost tick cannot stop the heartbeat.
+const TICK_IN_FLIGHT_SPINS: u32 = 1 << 16;
 
 /// One round: a fresh server with algo slots, the algo process, `warmup + ticks` ticks.
 pub(super) fn round(
@@ -242,7 +246,7 @@ fn send_tick(s: &mut AlgoSession, i: u64) -> Result<(), Error> {
 /// The algo's spinning loop asks it, while waiting for a tick, whether the next tick
 /// is due (`rdtsc() >= next`, open loop: a late tick does not move the schedule), so
 /// nothing sleeps or wakes on either CPU during a round. Its responses (Accepted,
-/// Canceled) are drained with the algo's every 256th idle turn.
+/// Canceled) are drained after each answered tick, with the algo's.
 struct Ticker {
     session: AlgoSession,
     /// TSC ticks between two ticks.
@@ -367,6 +371,8 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     }
     let mut last_tick = rdtsc();
     let mut spins = 0u32;
+    // Idle turns left in which the periodic poll waits for the tick just sent.
+    let mut in_flight_spins = 0u32;
     while (out.len() / WORDS) < args.ticks as usize {
         // NB: one TSC read per idle turn, as before the tick source moved in here:
         // the idle limit's and the tick schedule's.
@@ -384,18 +390,25 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         let Some(seq) = tick else {
             if let Some(t) = ticker.as_mut() {
                 if t.send_if_due(now)? {
+                    in_flight_spins = TICK_IN_FLIGHT_SPINS;
                     continue;
                 }
                 if t.over(now) {
                     break;
                 }
             }
-            // NB: the previous IOC's Order Canceled and the heartbeat can wait: while
-            // waiting for a tick only the market-data line is polled (the response
-            // rings and the heartbeat lines every 256th turn), so a tick is not read
-            // late behind a poll of two other lines.
+            // NB: while waiting for a tick only the market-data line is polled; the
+            // response rings were drained right after the last tick (below), so the
+            // poll every 256th turn is the heartbeat (liveness) and finds nothing new:
+            // lines this CPU holds. It used to be where the previous IOC's Canceled and
+            // the tick source's answers were read, a cross-core miss or two (≈ 100–300
+            // ns) once every ≈ 5 µs: a tick published meanwhile was read late (2.6% of
+            // ticks; their `tick_to_algo` p50 312 against 158 ns). From the tick
+            // source's send until the tick is read it is skipped too: the server is
+            // writing the tick source's answer then, the one line it would miss on.
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(256) {
+            in_flight_spins = in_flight_spins.saturating_sub(1);
+            if spins.is_multiple_of(256) && in_flight_spins == 0 {
                 s.poll_responses(16, |_, _| {});
                 if let Some(t) = ticker.as_mut() {
                     t.poll_responses();
@@ -408,6 +421,7 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         };
         let algo_recv = rdtsc();
         last_tick = algo_recv;
+        in_flight_spins = 0;
         order.user_ref_num += 1;
         let order_send = rdtsc();
         loop {
@@ -421,6 +435,13 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         let (publish, core_recv) = await_board(&board, session, last_arrival, idle_limit);
         last_arrival = last_arrival.max(core_recv);
         out.extend_from_slice(&[seq, publish, algo_recv, order_send, core_recv, algo_ack]);
+        // Housekeeping after the trade, as a real algo does it: the IOC's Canceled
+        // (answered in the same turn as its Accepted, so here by now) and the tick
+        // source's answers to this tick, which the server wrote before the publish.
+        s.poll_responses(16, |_, _| {});
+        if let Some(t) = ticker.as_mut() {
+            t.poll_responses();
+        }
     }
     // The tick session leaves before the quiet round trips, as the tick thread does.
     if let Some(t) = ticker {
