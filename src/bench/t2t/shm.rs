@@ -549,6 +549,13 @@ fn await_board(board: &BoardReader, session: usize, previous: u64, limit: u64) -
 }
 
 /// Spins until an Order Accepted is read; its TSC (0 if none within `limit` ticks).
+///
+/// NB: forced inline. Once `echo.rs` called it too, the compiler stopped inlining it
+/// into the algo's tick loop, and `core_to_ack` at a tick measured ≈ 100 ns longer
+/// (557/550/575 against 497/442/451 ns, interleaved, session 8): after 500 µs of
+/// waiting for a tick, an out-of-line wait loop is cold code on the algo's side of the
+/// stage. Inline, it sits with the polling loop that stays warm.
+#[inline(always)]
 pub(super) fn await_accepted(s: &mut AlgoSession, ci: bool, limit: u64) -> u64 {
     let start = rdtsc();
     loop {
