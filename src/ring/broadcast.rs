@@ -171,12 +171,7 @@ impl Writer {
     /// effect on what the ring holds.
     #[inline]
     pub fn touch_next(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            // SAFETY: prefetch never faults, and the slot is inside the region.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.ring.slot(self.tail) as *const i8) };
-        }
+        super::prefetch_read(self.ring.slot(self.tail));
     }
 
     /// Writes a record of `len` bytes built in place by `write`. Never waits.

@@ -13,3 +13,18 @@ mod sync;
 
 /// Size of one cache line on x86_64, the unit every ring slot is a multiple of.
 pub const CACHE_LINE_BYTES: usize = 64;
+
+/// Asks the CPU to fetch the line at `p` for reading: the producers' `touch_next`
+/// (its page's TLB entry at hand; other cores polling the line keep their copy).
+/// A hint: prefetch never faults, whatever `p` is.
+#[inline(always)]
+fn prefetch_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch reads nothing the program sees and never faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

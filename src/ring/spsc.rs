@@ -332,12 +332,7 @@ impl Producer {
     /// tick-to-trade`, `order_to_core` by slot position, docs/ALGOS.md).
     #[inline]
     pub fn touch_next(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            // SAFETY: prefetch never faults, and the slot is inside the region.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.ring.slot(self.tail) as *const i8) };
-        }
+        super::prefetch_read(self.ring.slot(self.tail));
     }
 }
 
