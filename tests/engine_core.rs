@@ -268,3 +268,80 @@ fn an_operator_kill_through_the_core_cancels_blocks_and_answers_the_control_repl
     assert_eq!(core.stats().control_replies, 1);
     assert_eq!(core.stats().unrouted_events, 0);
 }
+
+/// A core over in-memory inputs and outputs for `run_direct`: two sessions, session
+/// `s` answered on output `s`.
+fn vec_core() -> Core<VecInput, VecOutput<OrderEvent>, VecOutput<MdEvent>> {
+    Core::new(
+        engine_with(64),
+        vec![VecInput::default(), VecInput::default()],
+        vec![VecOutput::default(), VecOutput::default()],
+        VecOutput::default(),
+        8,
+    )
+    .unwrap()
+}
+
+fn record(cmd: &Command) -> [u8; tickgate::engine::RECORD_BYTES] {
+    let mut buf = [0u8; tickgate::engine::RECORD_BYTES];
+    cmd.encode_into(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn a_direct_run_gives_the_ring_path_events_and_hands_over_those_it_takes() {
+    let cmds = [
+        enter(0, 1, Side::Sell, 10, P100),
+        enter(1, 1, Side::Buy, 4, P100),
+        enter(1, 2, Side::Buy, 20, P100 + TICK),
+        enter(0, 2, Side::Sell, 30, P100),
+    ];
+    // Through the ring path, one command per round.
+    let mut rings = vec_core();
+    for c in &cmds {
+        rings.inputs_mut()[0].push(c);
+        assert_eq!(rings.do_work(), 1);
+    }
+    // Directly, session 1's events taken (session 0's still go to its output).
+    let mut direct = vec_core();
+    let mut taken = vec![];
+    for c in &cmds {
+        let ran = direct.run_direct(0, &record(c), |e| {
+            let take = e.session() == 1;
+            if take {
+                taken.push(*e);
+            }
+            take
+        });
+        assert!(ran);
+    }
+    assert_eq!(direct.outputs()[0].events, rings.outputs()[0].events);
+    assert!(direct.outputs()[1].events.is_empty());
+    assert_eq!(taken, rings.outputs()[1].events);
+    assert!(taken.len() >= 4, "the crosses executed session 1's orders");
+    assert_eq!(direct.market().events, rings.market().events);
+    assert_eq!(direct.engine().state_hash(), rings.engine().state_hash());
+    let stats = direct.stats();
+    assert_eq!((stats.commands, stats.direct), (4, 4));
+}
+
+#[test]
+fn a_direct_run_declines_while_its_input_holds_a_record() {
+    let mut core = vec_core();
+    let first = enter(0, 1, Side::Sell, 10, P100);
+    core.inputs_mut()[0].push(&first);
+    let second = record(&enter(0, 2, Side::Sell, 10, P100));
+    assert!(
+        !core.run_direct(0, &second, |_| true),
+        "must not overtake the ring"
+    );
+    assert_eq!(core.stats().commands, 0);
+    // Another input's record does not hold it back; a missing input declines.
+    assert!(core.run_direct(1, &second, |_| false));
+    assert!(!core.run_direct(2, &second, |_| false));
+    assert_eq!(core.do_work(), 1);
+    assert_eq!(core.stats().direct, 1);
+    // A record that does not decode is counted, as the ring path counts it.
+    assert!(core.run_direct(0, &[0xFF; 8], |_| true));
+    assert_eq!(core.stats().bad_records, 1);
+}

@@ -73,7 +73,9 @@ fn two_sessions_trade_and_both_see_their_executions() {
     assert_eq!((ea.user_ref_num, ea.quantity), (urn, 100));
     assert_eq!(ea.match_number, eb.match_number);
     drop((a, b));
-    s.stop_and_join().unwrap();
+    let f = s.stop_and_join().unwrap();
+    // Shared threading: each Enter ran at once, not through the command ring.
+    assert!(f.core.direct >= 2, "{:?}", f.core);
 }
 
 #[test]

@@ -143,6 +143,8 @@ pub struct CoreStats {
     pub journaled: u64,
     /// Input records dropped unprocessed (and unanswered) because the journal failed.
     pub unjournaled: u64,
+    /// Of `commands`, those run by [`Core::run_direct`] instead of from a ring.
+    pub direct: u64,
 }
 
 /// Why a core could not be assembled.
@@ -367,6 +369,75 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         work
     }
 
+    /// Shared threading's direct run: the record the owner of input `input` was about
+    /// to write to that input's ring runs now instead, decoded, journaled, counted and
+    /// processed as [`Core::do_work`] would run it as that ring's next record; each of
+    /// its events that `take` accepts goes to `take` (at once, as the engine emits it)
+    /// instead of its output, the others to their outputs as usual.
+    ///
+    /// Declines (`false`, nothing done: the owner writes the record to the ring) unless
+    /// that ring is empty and no event waits in a spill or for durability, so that
+    /// the record overtakes nothing of its input's and the owner sees its events in
+    /// the order the ring would have given them; also with [`Durability::Sync`]
+    /// (events wait for the flusher) and after a journal failure.
+    ///
+    /// Returns `true` also when the record was counted instead of run (bad record,
+    /// refused append), as [`Core::do_work`] would have counted it.
+    pub fn run_direct(
+        &mut self,
+        input: usize,
+        record: &[u8],
+        take: impl FnMut(&OrderEvent) -> bool,
+    ) -> bool {
+        let blocked = self
+            .journal
+            .as_ref()
+            .is_some_and(|j| j.hold || j.failure.is_some());
+        if blocked || self.spilled > 0 || self.inputs.get(input).is_none_or(I::has_record) {
+            return false;
+        }
+        let Core {
+            processor,
+            outputs,
+            spills,
+            spilled,
+            market,
+            stats,
+            journal,
+            control,
+            ..
+        } = self;
+        let cmd = match Command::decode(record) {
+            Ok(cmd) => cmd,
+            Err(_) => {
+                stats.bad_records += 1;
+                return true;
+            }
+        };
+        processor.prefetch(&cmd);
+        let mut journal = journal
+            .as_mut()
+            .map(|j| (&mut j.writer, &mut j.next_seq, &mut j.failure));
+        let Some(seq) = journal_input(&mut journal, &cmd, record, stats) else {
+            return true;
+        };
+        let mut sink = Router {
+            outputs,
+            spills,
+            spilled,
+            market,
+            stats,
+            held: None,
+            seq,
+            control: control.as_deref(),
+            take,
+        };
+        sink.stats.commands += 1;
+        sink.stats.direct += 1;
+        processor.process(&cmd, &mut sink);
+        true
+    }
+
     /// Drains input `i` up to the drain limit: each record decoded, journaled and run.
     #[inline]
     fn drain_input(&mut self, i: usize) -> usize {
@@ -402,6 +473,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
             held,
             seq: 0,
             control: control.as_deref(),
+            take: no_take,
         };
         // NB: one-record lookahead: a record is decoded, prefetched and journaled,
         // then the one before it runs, so a queued command's cold lines (a
@@ -415,19 +487,9 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
                 Err(_) => return sink.stats.bad_records += 1,
             };
             processor.prefetch(&cmd);
-            let mut seq = 0;
-            if let Some((writer, next_seq, failure)) = journal.as_mut() {
-                if failure.is_some() {
-                    return sink.stats.unjournaled += 1;
-                }
-                if let Err(e) = writer.append(**next_seq, cmd.ts_ns(), record) {
-                    **failure = Some(e.to_string());
-                    return sink.stats.unjournaled += 1;
-                }
-                sink.stats.journaled += 1;
-                seq = **next_seq;
-                **next_seq += 1;
-            }
+            let Some(seq) = journal_input(&mut journal, &cmd, record, sink.stats) else {
+                return;
+            };
             // NB: the pending command is run in place and then overwritten: moved out
             // (`pending.replace`, `if let Some(..) = pending`), each command was
             // copied twice more (≈ 35 instructions per round, callgrind `bench rtt`).
@@ -466,6 +528,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
             held: None,
             seq: 0,
             control: self.control.as_deref(),
+            take: no_take,
         };
         let mut released = 0;
         while let Some(&(seq, event)) = j.held.front() {
@@ -534,6 +597,11 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         self.stats
     }
 
+    /// The inputs (tests queue records on them).
+    pub fn inputs_mut(&mut self) -> &mut [I] {
+        &mut self.inputs
+    }
+
     /// The session outputs (tests read them back).
     pub fn outputs(&self) -> &[O] {
         &self.outputs
@@ -567,8 +635,44 @@ impl RingCore {
     }
 }
 
+/// Appends an input record to the journal (none: nothing to do); the sequence number
+/// it got (0 without a journal), or `None` (counted) if the journal refused it or had
+/// failed before: the record must not run.
+#[inline(always)]
+fn journal_input(
+    journal: &mut Option<(&mut JournalWriter, &mut u64, &mut Option<String>)>,
+    cmd: &Command,
+    record: &[u8],
+    stats: &mut CoreStats,
+) -> Option<u64> {
+    let Some((writer, next_seq, failure)) = journal.as_mut() else {
+        return Some(0);
+    };
+    if failure.is_some() {
+        stats.unjournaled += 1;
+        return None;
+    }
+    if let Err(e) = writer.append(**next_seq, cmd.ts_ns(), record) {
+        **failure = Some(e.to_string());
+        stats.unjournaled += 1;
+        return None;
+    }
+    stats.journaled += 1;
+    let seq = **next_seq;
+    **next_seq += 1;
+    Some(seq)
+}
+
+/// The `take` of a [`Router`] outside a direct run: every event goes to its output.
+#[inline(always)]
+fn no_take(_: &OrderEvent) -> bool {
+    false
+}
+
 /// Routes engine events to the outputs; a full output's events go to its spill.
-struct Router<'a, 'h, O, M> {
+/// `take` sees each session event first and keeps the ones it accepts
+/// ([`Core::run_direct`]).
+struct Router<'a, 'h, O, M, T = fn(&OrderEvent) -> bool> {
     outputs: &'a mut [O],
     spills: &'a mut [VecDeque<OrderEvent>],
     spilled: &'a mut usize,
@@ -580,9 +684,10 @@ struct Router<'a, 'h, O, M> {
     seq: u64,
     /// Where answers to operator commands go.
     control: Option<&'a ControlReplies>,
+    take: T,
 }
 
-impl<O, M> Router<'_, '_, O, M> {
+impl<O, M, T> Router<'_, '_, O, M, T> {
     /// An event for a session without an output: an operator answer, or counted.
     #[cold]
     fn unrouted(&mut self, event: OrderEvent) {
@@ -598,7 +703,7 @@ impl<O, M> Router<'_, '_, O, M> {
     }
 }
 
-impl<O: SessionOutput, M: MarketOutput> Router<'_, '_, O, M> {
+impl<O: SessionOutput, M: MarketOutput, T> Router<'_, '_, O, M, T> {
     /// An event that did not go straight out: sent if its session's spill is empty and
     /// its output has room, else queued in the spill (order per session: once anything
     /// is spilled, later events queue behind it).
@@ -625,7 +730,9 @@ impl<O: SessionOutput, M: MarketOutput> Router<'_, '_, O, M> {
     }
 }
 
-impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, '_, O, M> {
+impl<O: SessionOutput, M: MarketOutput, T: FnMut(&OrderEvent) -> bool> EventSink
+    for Router<'_, '_, O, M, T>
+{
     // NB: inlined into the engine's emit sites (through risk's `Observer`), the event's
     // variant is known there and its fields go from registers into the ring slot: out
     // of line, each event was built in memory, dispatched on its kind and read back.
@@ -633,6 +740,9 @@ impl<O: SessionOutput, M: MarketOutput> EventSink for Router<'_, '_, O, M> {
     fn order_event(&mut self, event: &OrderEvent) {
         if let Some(held) = &mut self.held {
             return held.push_back((self.seq, Held::Order(*event)));
+        }
+        if (self.take)(event) {
+            return;
         }
         let session = usize::from(event.session());
         // NB: no spill at all (the rule) is one compare, without the session's queue.

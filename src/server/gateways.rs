@@ -215,6 +215,7 @@ fn run_inline(
     flags: &Flags,
     idle: &mut AnyIdle,
 ) -> Result<CoreStats, String> {
+    let mine = parts.sessions_of_thread(0);
     let (mut core, gate) = build_core(parts).map_err(|e| e.to_string())?;
     // Private before public: the session layer commits the market data once the
     // turn's answers are written out (`Sessions::set_inline_agent`).
@@ -231,12 +232,28 @@ fn run_inline(
         warm.try_borrow()
             .map_or(0, |core| super::warm::warm_core(&core, record))
     }));
-    let (inline, publish) = (core.clone(), core.clone());
+    let (inline, publish, direct) = (core.clone(), core.clone(), core.clone());
     let fatal = flags.fatal.clone();
     gateway.handler_mut().set_inline_agent(
         Box::new(move || run_core(&mut inline.borrow_mut(), &gate, &fatal)),
         Box::new(move || publish.borrow_mut().commit_market()),
     );
+    // This thread's command ring is the core's input 0; its sessions' events go to
+    // its response ring, which the direct run bypasses for them.
+    gateway
+        .handler_mut()
+        .set_inline_direct(Box::new(move |record, take| {
+            let Ok(mut core) = direct.try_borrow_mut() else {
+                return false;
+            };
+            core.run_direct(0, record, |ev| {
+                let here = mine.get(usize::from(ev.session())) == Some(&true);
+                if here {
+                    take(ev);
+                }
+                here
+            })
+        }));
     gateway_loop(gateway, flags, idle, true);
     let stats = core.borrow().stats();
     Ok(stats)

@@ -243,6 +243,14 @@ pub(super) struct CoreParts {
     replies: Arc<ControlReplies>,
 }
 
+impl CoreParts {
+    /// Per session id: whether gateway thread `thread` serves it (its events go to
+    /// that thread's response ring).
+    pub(super) fn sessions_of_thread(&self, thread: usize) -> Vec<bool> {
+        self.owners.iter().map(|&t| t == thread).collect()
+    }
+}
+
 /// Assembles the core on the thread that will run it (its outputs are `Rc`s): session
 /// `s`'s output writes to the response ring of gateway thread `owners[s]`. Also
 /// returns thread 0's ring, the shared mode's gate.

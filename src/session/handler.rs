@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use super::orders::OrderInfo;
 use super::record::INPUT_RECORD_BYTES;
 use super::{COD_CHANNEL, Sessions, monotonic_ns};
-use crate::engine::Command;
 use crate::engine::command::MassCancel;
 use crate::engine::types::ALL_INSTRUMENTS;
+use crate::engine::{Command, OrderEvent};
 use crate::gateway::{CloseReason, ConnId, Handler, Outbox};
 use crate::proto::soupbin::{
     Direction, FrameError, LoginAccepted, LoginRejectReason, LoginRequest, MAX_PACKET_LEN, Packet,
@@ -19,6 +19,10 @@ use crate::proto::soupbin::{
 /// runs anyway (for its other inputs).
 pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 
+/// The inline agent's direct run ([`InlineAgent`]): runs an input record now, handing
+/// its events for this thread's sessions to the callback; `false` if it declined.
+pub type DirectRun = Box<dyn FnMut(&[u8], &mut dyn FnMut(&OrderEvent)) -> bool>;
+
 /// The agent run inline in every `poll` (shared threading: the matching core), skipped
 /// while it has nothing from this session layer: it runs when a command was pushed
 /// since its last run or it did work then, and otherwise every
@@ -27,6 +31,10 @@ pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 /// After a run that did work, `publish` runs once the poll has written the answers out
 /// (the core's market-data commit: private before public).
 ///
+/// `direct`, if set, runs one order's input record at once instead of through the
+/// command ring, handing its events for this thread's sessions straight back
+/// ([`Sessions::push_order`]); it declines (`false`) when the record must queue.
+///
 /// NB: an idle run of the core took ≈ 135 ns of a ≈ 400 ns idle loop turn (perf of the
 /// serving thread under `bench rtt`: 33% of its samples in the core's `do_work` and
 /// `run_core`, 6% with the skip), and an order waits on average about half a turn for
@@ -34,6 +42,7 @@ pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 pub(super) struct InlineAgent {
     agent: Box<dyn FnMut() -> usize>,
     publish: Box<dyn FnMut() -> usize>,
+    pub(super) direct: Option<DirectRun>,
     /// A command was pushed since the agent last ran, or it did work then.
     pub(super) due: bool,
     /// The agent did work since `publish` last ran.
@@ -49,6 +58,7 @@ impl InlineAgent {
         Self {
             agent,
             publish,
+            direct: None,
             due: true,
             unpublished: false,
             idle_polls: 0,
@@ -67,6 +77,20 @@ impl InlineAgent {
         self.due = work > 0;
         self.unpublished |= work > 0;
         work
+    }
+
+    /// Runs `record` through `direct`, if set and it takes it; its events for this
+    /// thread's sessions go to `take`. The agent then runs at the next poll (for what
+    /// else it has to do, such as reporting a journal failure) and `publish` after it.
+    #[inline]
+    fn run_direct(&mut self, record: &[u8], take: &mut dyn FnMut(&OrderEvent)) -> bool {
+        let Some(direct) = &mut self.direct else {
+            return false;
+        };
+        let ran = direct(record, take);
+        self.due |= ran;
+        self.unpublished |= ran;
+        ran
     }
 
     /// Runs `publish` if the agent did work since it last ran.
@@ -458,6 +482,40 @@ impl Sessions {
         if let Some(c) = self.conn_mut(conn) {
             c.last_sent_ns = now;
         }
+    }
+
+    /// An Enter or Replace for the core, with its session-side details: run at once
+    /// when the core runs on this thread and nothing of this thread's waits ahead of
+    /// it — no answer queued for the command ring, no event in the response ring, and
+    /// (checked by the core) nothing in the command ring — with each of its events
+    /// handled here as the core emits it ([`Sessions::on_event`]), so an algo's
+    /// Order Accepted is in its response ring before the core matches the order.
+    /// Otherwise through the command ring ([`Self::push_input`]). `false` (counted)
+    /// if the ring is full.
+    ///
+    /// Same journal record, same order of everything as through the ring
+    /// (docs/ARCHITECTURE.md § Shared threading's direct run).
+    pub(super) fn push_order(
+        &mut self,
+        cmd: &Command,
+        info: &OrderInfo,
+        out: &mut Outbox<'_>,
+    ) -> bool {
+        if self.pending_answers.is_empty()
+            && !self.responses.has_record()
+            && let Some(mut agent) = self.inline_agent.take()
+        {
+            let mut record = [0u8; INPUT_RECORD_BYTES];
+            super::record::encode(cmd, Some(info), &mut record);
+            // NB: the agent is out of `self` while it runs: what the events set off
+            // here (a deferred Cancel resolved by an Accepted) takes the ring.
+            let ran = agent.run_direct(&record, &mut |ev| self.on_event(ev, Some(out)));
+            self.inline_agent = Some(agent);
+            if ran {
+                return true;
+            }
+        }
+        self.push_input(cmd, Some(info))
     }
 
     /// Pushes a command onto the ring to the core; `false` (counted) if it is full.

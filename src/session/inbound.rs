@@ -271,7 +271,7 @@ impl Sessions {
         {
             return self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
         }
-        if !self.push_input(&Command::Enter(cmd), Some(&info)) {
+        if !self.push_order(&Command::Enter(cmd), &info, out) {
             self.accounts[usize::from(o.session)]
                 .orders
                 .remove(idx, urn);
@@ -316,7 +316,7 @@ impl Sessions {
         if !orders.insert(idx, urn, info) {
             return self.session_reject(o, idx, urn, RejectReason::ProcessingError, cl, out);
         }
-        if !self.push_input(&Command::Replace(cmd), Some(&info)) {
+        if !self.push_order(&Command::Replace(cmd), &info, out) {
             self.accounts[usize::from(o.session)]
                 .orders
                 .remove(idx, urn);

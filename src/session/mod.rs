@@ -25,6 +25,7 @@ mod account;
 mod day;
 mod guard;
 mod handler;
+pub use handler::DirectRun;
 mod inbound;
 mod orders;
 mod outbound;
@@ -373,6 +374,14 @@ impl Sessions {
         publish: Box<dyn FnMut() -> usize>,
     ) {
         self.inline_agent = Some(handler::InlineAgent::new(agent, publish));
+    }
+
+    /// Gives the inline agent (set first) a direct run for orders
+    /// ([`handler::DirectRun`]; `Sessions::push_order`).
+    pub fn set_inline_direct(&mut self, direct: handler::DirectRun) {
+        if let Some(agent) = &mut self.inline_agent {
+            agent.direct = Some(direct);
+        }
     }
 
     /// The counters.
