@@ -369,9 +369,10 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         work
     }
 
-    /// Shared threading's direct run: the record the owner of input `input` was about
-    /// to write to that input's ring runs now instead, decoded, journaled, counted and
-    /// processed as [`Core::do_work`] would run it as that ring's next record; each of
+    /// Shared threading's direct run: the command the owner of input `input` was about
+    /// to write to that input's ring, already encoded into `record` (whose decoding is
+    /// `cmd`), runs now instead, journaled, counted and processed as
+    /// [`Core::do_work`] would run it as that ring's next record; each of
     /// its events that `take` accepts goes to `take` (at once, as the engine emits it)
     /// instead of its output, the others to their outputs as usual.
     ///
@@ -381,11 +382,12 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
     /// the order the ring would have given them; also with [`Durability::Sync`]
     /// (events wait for the flusher) and after a journal failure.
     ///
-    /// Returns `true` also when the record was counted instead of run (bad record,
-    /// refused append), as [`Core::do_work`] would have counted it.
+    /// Returns `true` also when the record was counted instead of run (refused
+    /// append), as [`Core::do_work`] would have counted it.
     pub fn run_direct(
         &mut self,
         input: usize,
+        cmd: &Command,
         record: &[u8],
         take: impl FnMut(&OrderEvent) -> bool,
     ) -> bool {
@@ -407,18 +409,14 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
             control,
             ..
         } = self;
-        let cmd = match Command::decode(record) {
-            Ok(cmd) => cmd,
-            Err(_) => {
-                stats.bad_records += 1;
-                return true;
-            }
-        };
-        processor.prefetch(&cmd);
+        // NB: the caller's command, not the record decoded again (≈ 70 instructions);
+        // `debug_assert`ed to be the same.
+        debug_assert_eq!(Command::decode(record).ok().as_ref(), Some(cmd));
+        processor.prefetch(cmd);
         let mut journal = journal
             .as_mut()
             .map(|j| (&mut j.writer, &mut j.next_seq, &mut j.failure));
-        let Some(seq) = journal_input(&mut journal, &cmd, record, stats) else {
+        let Some(seq) = journal_input(&mut journal, cmd, record, stats) else {
             return true;
         };
         let mut sink = Router {
@@ -434,7 +432,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         };
         sink.stats.commands += 1;
         sink.stats.direct += 1;
-        processor.process(&cmd, &mut sink);
+        processor.process(cmd, &mut sink);
         true
     }
 

@@ -228,9 +228,9 @@ fn run_inline(
         gateway.handler_mut().set_algo_order_hook(hook);
     }
     let warm = core.clone();
-    gateway.handler_mut().set_core_warm(Box::new(move |record| {
+    gateway.handler_mut().set_core_warm(Box::new(move |cmd| {
         warm.try_borrow()
-            .map_or(0, |core| super::warm::warm_core(&core, record))
+            .map_or(0, |core| super::warm::warm_core(&core, cmd))
     }));
     let (inline, publish, direct) = (core.clone(), core.clone(), core.clone());
     let fatal = flags.fatal.clone();
@@ -242,11 +242,11 @@ fn run_inline(
     // its response ring, which the direct run bypasses for them.
     gateway
         .handler_mut()
-        .set_inline_direct(Box::new(move |record, take| {
+        .set_inline_direct(Box::new(move |cmd, record, take| {
             let Ok(mut core) = direct.try_borrow_mut() else {
                 return false;
             };
-            core.run_direct(0, record, |ev| {
+            core.run_direct(0, cmd, record, |ev| {
                 let here = mine.get(usize::from(ev.session())) == Some(&true);
                 if here {
                     take(ev);

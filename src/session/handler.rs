@@ -19,9 +19,10 @@ use crate::proto::soupbin::{
 /// runs anyway (for its other inputs).
 pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 
-/// The inline agent's direct run ([`InlineAgent`]): runs an input record now, handing
-/// its events for this thread's sessions to the callback; `false` if it declined.
-pub type DirectRun = Box<dyn FnMut(&[u8], &mut dyn FnMut(&OrderEvent)) -> bool>;
+/// The inline agent's direct run ([`InlineAgent`]): runs a command (and its input
+/// record, for the journal) now, handing its events for this thread's sessions to the
+/// callback; `false` if it declined.
+pub type DirectRun = Box<dyn FnMut(&Command, &[u8], &mut dyn FnMut(&OrderEvent)) -> bool>;
 
 /// The agent run inline in every `poll` (shared threading: the matching core), skipped
 /// while it has nothing from this session layer: it runs when a command was pushed
@@ -79,15 +80,20 @@ impl InlineAgent {
         work
     }
 
-    /// Runs `record` through `direct`, if set and it takes it; its events for this
+    /// Runs `cmd` (encoded: `record`) through `direct`, if set and it takes it; its events for this
     /// thread's sessions go to `take`. The agent then runs at the next poll (for what
     /// else it has to do, such as reporting a journal failure) and `publish` after it.
     #[inline]
-    fn run_direct(&mut self, record: &[u8], take: &mut dyn FnMut(&OrderEvent)) -> bool {
+    fn run_direct(
+        &mut self,
+        cmd: &Command,
+        record: &[u8],
+        take: &mut dyn FnMut(&OrderEvent),
+    ) -> bool {
         let Some(direct) = &mut self.direct else {
             return false;
         };
-        let ran = direct(record, take);
+        let ran = direct(cmd, record, take);
         self.due |= ran;
         self.unpublished |= ran;
         ran
@@ -485,37 +491,44 @@ impl Sessions {
     }
 
     /// An Enter or Replace for the core, with its session-side details: run at once
-    /// when the core runs on this thread and nothing of this thread's waits ahead of
-    /// it — no answer queued for the command ring, no event in the response ring, and
-    /// (checked by the core) nothing in the command ring — with each of its events
-    /// handled here as the core emits it ([`Sessions::on_event`]), so an algo's
-    /// Order Accepted is in its response ring before the core matches the order.
-    /// Otherwise through the command ring ([`Self::push_input`]). `false` (counted)
-    /// if the ring is full.
-    ///
-    /// Same journal record, same order of everything as through the ring
-    /// (docs/ARCHITECTURE.md § Shared threading's direct run).
+    /// if it can be ([`Self::run_direct`]), else through the command ring
+    /// ([`Self::push_input`]). `false` (counted) if the ring is full.
     pub(super) fn push_order(
         &mut self,
         cmd: &Command,
         info: &OrderInfo,
         out: &mut Outbox<'_>,
     ) -> bool {
-        if self.pending_answers.is_empty()
-            && !self.responses.has_record()
-            && let Some(mut agent) = self.inline_agent.take()
-        {
-            let mut record = [0u8; INPUT_RECORD_BYTES];
-            super::record::encode(cmd, Some(info), &mut record);
-            // NB: the agent is out of `self` while it runs: what the events set off
-            // here (a deferred Cancel resolved by an Accepted) takes the ring.
-            let ran = agent.run_direct(&record, &mut |ev| self.on_event(ev, Some(out)));
-            self.inline_agent = Some(agent);
-            if ran {
-                return true;
-            }
+        self.run_direct(cmd, Some(info), out) || self.push_input(cmd, Some(info))
+    }
+
+    /// Runs `cmd` in the core at once, when the core runs on this thread and nothing
+    /// of this thread's waits ahead of it — no answer queued for the command ring, no
+    /// event in the response ring, and (checked by the core) nothing in the command
+    /// ring — with each of its events handled here as the core emits it
+    /// ([`Sessions::on_event`]), so an algo's Order Accepted is in its response ring
+    /// before the core matches the order. `false` if it did not run (the caller
+    /// pushes it to the ring). Same journal record, same order of everything as
+    /// through the ring (docs/ARCHITECTURE.md § Shared threading's direct run).
+    pub(super) fn run_direct(
+        &mut self,
+        cmd: &Command,
+        info: Option<&OrderInfo>,
+        out: &mut Outbox<'_>,
+    ) -> bool {
+        if !self.pending_answers.is_empty() || self.responses.has_record() {
+            return false;
         }
-        self.push_input(cmd, Some(info))
+        let Some(mut agent) = self.inline_agent.take() else {
+            return false;
+        };
+        let mut record = [0u8; INPUT_RECORD_BYTES];
+        super::record::encode(cmd, info, &mut record);
+        // NB: the agent is out of `self` while it runs: what the events set off here
+        // (a deferred Cancel resolved by an Accepted) takes the ring.
+        let ran = agent.run_direct(cmd, &record, &mut |ev| self.on_event(ev, Some(out)));
+        self.inline_agent = Some(agent);
+        ran
     }
 
     /// Pushes a command onto the ring to the core; `false` (counted) if it is full.

@@ -68,7 +68,7 @@ impl Sessions {
             Inbound::ReplaceOrder(r) => self.on_replace(r, idx, o, out),
             Inbound::CancelOrder(c) => {
                 let (urn, qty) = (c.user_ref_num, c.quantity);
-                self.on_existing(o, idx, urn, |order| {
+                self.on_existing(o, idx, urn, out, |order| {
                     Command::Cancel(Cancel {
                         ts_ns: o.ts_ns,
                         session: o.session,
@@ -83,7 +83,7 @@ impl Sessions {
                 let (urn, qty) = (x.user_ref_num, x.quantity);
                 let side = crate::engine::Side::from_byte(x.side.to_byte());
                 let side = side.unwrap_or(crate::engine::Side::Buy);
-                self.on_existing(o, idx, urn, |order| {
+                self.on_existing(o, idx, urn, out, |order| {
                     Command::Modify(Modify {
                         ts_ns: o.ts_ns,
                         session: o.session,
@@ -325,13 +325,21 @@ impl Sessions {
     }
 
     /// Cancel / Modify: the order must be open and known to the core.
-    fn on_existing(&mut self, o: Origin, idx: u8, urn: u32, cmd: impl FnOnce(OrderRef) -> Command) {
+    fn on_existing(
+        &mut self,
+        o: Origin,
+        idx: u8,
+        urn: u32,
+        out: &mut Outbox<'_>,
+        cmd: impl FnOnce(OrderRef) -> Command,
+    ) {
         let orders = &self.accounts[usize::from(o.session)].orders;
         match orders.get(idx, urn) {
             Some(info) if info.order != OrderRef::NONE => {
+                let cmd = cmd(info.order);
                 // A full ring (overload: busy rejects crowd it) makes a cancel wait in
                 // order, not vanish.
-                if !self.sequence(cmd(info.order)) {
+                if !self.run_direct(&cmd, None, out) && !self.sequence(cmd) {
                     self.counters.command_ring_full += 1;
                 }
             }
@@ -373,7 +381,7 @@ impl Sessions {
             firm: o.firm,
             instrument,
         });
-        if !self.sequence(cmd) {
+        if !self.run_direct(&cmd, None, out) && !self.sequence(cmd) {
             self.counters.command_ring_full += 1;
         }
     }

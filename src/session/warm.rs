@@ -11,14 +11,16 @@
 //!    [`Inbound::decode`]), with the account's next UserRefNum read, not consumed;
 //! 2. the session checks read-only: the symbol index, [`translate::enter`], the order
 //!    map's entry, the command ring's fill; the command encoded by
-//!    [`record::encode`](super::record::encode) into scratch, and the command ring's
-//!    next slot prefetched for writing (this thread is its producer);
+//!    [`record::encode`](super::record::encode) into scratch (the journal's record),
+//!    and, unless orders run directly in the core (shared threading:
+//!    `Sessions::run_direct`), the command ring's next slot prefetched for writing
+//!    (this thread is its producer);
 //! 3. the core's part (shared threading: [`Sessions::set_core_warm`]), given the
-//!    encoded record: decode, risk screen, the engine's read-only `warm_enter`, the
+//!    command: risk screen, the engine's read-only `warm_enter`, the
 //!    journal's and the response ring's next lines;
-//! 4. the answer: an Accepted through the core's event encoder and the session's
-//!    decoder and the direct OUCH encoder the real path uses
-//!    ([`translate::encode::accepted`]), the account stream's tail
+//! 4. the answer: an Accepted (through the core's event encoder and the session's
+//!    decoder when events come through the response ring) and the direct OUCH
+//!    encoder the real path uses ([`translate::encode::accepted`]), the account stream's tail
 //!    read, the response-ring record encoded and the slot's next response line
 //!    prefetched for writing.
 //!
@@ -46,9 +48,9 @@ use crate::proto::ouch::{
 };
 use crate::proto::wire::Alpha;
 
-/// The core's part of a pass: given an encoded input record, read what running it
-/// would read; returns a word folded from what it read.
-pub type CoreWarm = Box<dyn FnMut(&[u8]) -> u64>;
+/// The core's part of a pass: given a command, read what running it would read;
+/// returns a word folded from what it read.
+pub type CoreWarm = Box<dyn FnMut(&Command) -> u64>;
 
 /// The warm pass's schedule, its canned order and the core's part.
 pub(super) struct Warm {
@@ -141,16 +143,26 @@ impl Sessions {
         };
         let (cmd, info) = self.warm_session_checks(acc, canned, now)?;
         let mut input = [0u8; super::INPUT_RECORD_BYTES];
-        super::record::encode(&Command::Enter(cmd), Some(&info), &mut input);
-        self.commands.prefetch_next();
+        let command = Command::Enter(cmd);
+        super::record::encode(&command, Some(&info), &mut input);
+        black_box(&input);
+        // Shared threading runs orders directly (`Sessions::run_direct`): no command
+        // ring, and the core's events come as they are, not through the event codec.
+        let direct = self
+            .inline_agent
+            .as_ref()
+            .is_some_and(|a| a.direct.is_some());
+        if !direct {
+            self.commands.prefetch_next();
+        }
         if self.algo_order_waiting(slot) {
             return None;
         }
-        let core = self.warm.core.as_mut().map_or(0, |f| f(&input));
+        let core = self.warm.core.as_mut().map_or(0, |f| f(&command));
         if self.algo_order_waiting(slot) {
             return None;
         }
-        self.warm_answer(slot, &cmd, &info);
+        self.warm_answer(slot, &cmd, &info, direct);
         black_box((header, core));
         Some(())
     }
@@ -190,9 +202,16 @@ impl Sessions {
         Some((cmd, info))
     }
 
-    /// The Accepted for `cmd` as the core writes it and the session layer turns it
-    /// into the account's stream message and slot `slot`'s response, into scratch.
-    fn warm_answer(&mut self, slot: usize, cmd: &crate::engine::command::Enter, info: &OrderInfo) {
+    /// The Accepted for `cmd` as the core emits it (`direct`; else through the event
+    /// codec, as the response ring carries it) and the session layer turns it into the
+    /// account's stream message and slot `slot`'s response, into scratch.
+    fn warm_answer(
+        &mut self,
+        slot: usize,
+        cmd: &crate::engine::command::Enter,
+        info: &OrderInfo,
+        direct: bool,
+    ) {
         let ev = OrderEvent::Accepted(Accepted {
             ts_ns: cmd.ts_ns,
             session: cmd.session,
@@ -207,9 +226,17 @@ impl Sessions {
             tif: cmd.tif,
             display: cmd.display,
         });
-        let mut wire = [0u8; RECORD_BYTES];
-        ev.encode_into(&mut wire);
-        let Ok(OrderEvent::Accepted(e)) = OrderEvent::decode(&wire) else {
+        let ev = if direct {
+            black_box(ev)
+        } else {
+            let mut wire = [0u8; RECORD_BYTES];
+            ev.encode_into(&mut wire);
+            match OrderEvent::decode(&wire) {
+                Ok(ev) => ev,
+                Err(_) => return,
+            }
+        };
+        let OrderEvent::Accepted(e) = ev else {
             return;
         };
         let symbol = self
