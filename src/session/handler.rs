@@ -19,6 +19,12 @@ use crate::proto::soupbin::{
 /// runs anyway (for its other inputs).
 pub(super) const INLINE_AGENT_IDLE_POLLS: u32 = 8;
 
+/// Orders the inline agent's direct run takes between two of its polls (a turn);
+/// later ones queue on the command ring, where the core drains them in turn with the
+/// thread's other work and overload protection sees them (a client's burst of
+/// thousands of orders in one read is not run in one go).
+pub(super) const DIRECT_PER_TURN: u32 = 64;
+
 /// The inline agent's direct run ([`InlineAgent`]): runs a command (and its input
 /// record, for the journal) now, handing its events for this thread's sessions to the
 /// callback; `false` if it declined.
@@ -44,6 +50,8 @@ pub(super) struct InlineAgent {
     agent: Box<dyn FnMut() -> usize>,
     publish: Box<dyn FnMut() -> usize>,
     pub(super) direct: Option<DirectRun>,
+    /// Direct runs left this turn ([`DIRECT_PER_TURN`]).
+    direct_left: u32,
     /// A command was pushed since the agent last ran, or it did work then.
     pub(super) due: bool,
     /// The agent did work since `publish` last ran.
@@ -60,6 +68,7 @@ impl InlineAgent {
             agent,
             publish,
             direct: None,
+            direct_left: DIRECT_PER_TURN,
             due: true,
             unpublished: false,
             idle_polls: 0,
@@ -69,6 +78,7 @@ impl InlineAgent {
     /// Runs the agent if it is due; returns its work.
     #[inline]
     fn poll(&mut self) -> usize {
+        self.direct_left = DIRECT_PER_TURN;
         if !self.due && self.idle_polls < INLINE_AGENT_IDLE_POLLS {
             self.idle_polls += 1;
             return 0;
@@ -80,9 +90,10 @@ impl InlineAgent {
         work
     }
 
-    /// Runs `cmd` (encoded: `record`) through `direct`, if set and it takes it; its events for this
-    /// thread's sessions go to `take`. The agent then runs at the next poll (for what
-    /// else it has to do, such as reporting a journal failure) and `publish` after it.
+    /// Runs `cmd` (encoded: `record`) through `direct`, if set, this turn has direct
+    /// runs left and `direct` takes it; its events for this thread's sessions go to
+    /// `take`. The agent then runs at the next poll (for what else it has to do, such
+    /// as reporting a journal failure) and `publish` after it.
     #[inline]
     fn run_direct(
         &mut self,
@@ -93,7 +104,11 @@ impl InlineAgent {
         let Some(direct) = &mut self.direct else {
             return false;
         };
+        if self.direct_left == 0 {
+            return false;
+        }
         let ran = direct(cmd, record, take);
+        self.direct_left -= u32::from(ran);
         self.due |= ran;
         self.unpublished |= ran;
         ran
