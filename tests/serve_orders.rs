@@ -119,7 +119,19 @@ fn cancel_reduce_replace_and_mass_cancel() {
 
 #[test]
 fn cancel_and_replace_pipelined_behind_their_enter_wait_for_it() {
-    let s = server(config(0));
+    // Shared threading runs each order at once (the direct run); dedicated threading
+    // queues it on the command ring, where the Replace and the Cancel arriving
+    // behind the Enter wait for its answer (the session layer's deferred list).
+    pipelined_behind_enter(config(0));
+    let mut cfg = config(0);
+    cfg.threads.mode = tickgate::config::ThreadingMode::Dedicated;
+    cfg.threads.core_cpu = 0;
+    cfg.threads.gateway_cpus = vec![1];
+    pipelined_behind_enter(cfg);
+}
+
+fn pipelined_behind_enter(cfg: tickgate::config::Config) {
+    let s = server(cfg);
     let mut a = login(&s, "DEMO1");
     let o1 = a
         .enter_order(Side::Buy, 500, aapl(), Price(1_890_000))
