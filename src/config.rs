@@ -244,10 +244,20 @@ pub struct ThreadPlan {
     /// (`docs/LATENCY.md` § The warm pass); 0 = off.
     #[serde(default = "default_warm_interval_us")]
     pub warm_interval_us: u64,
+    /// Shared threading: run the orders of gateway thread 0's sessions in the core at
+    /// once, with their answers handed straight back, when nothing waits ahead of them
+    /// (`docs/ARCHITECTURE.md` § Shared threading's direct run); `false`: through the
+    /// command and response rings.
+    #[serde(default = "default_direct_orders")]
+    pub direct_orders: bool,
 }
 
 fn default_warm_interval_us() -> u64 {
     20
+}
+
+fn default_direct_orders() -> bool {
+    true
 }
 
 impl ThreadPlan {

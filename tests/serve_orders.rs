@@ -43,7 +43,18 @@ fn login_accepted_bad_password_and_second_login() {
 
 #[test]
 fn two_sessions_trade_and_both_see_their_executions() {
-    let s = server(config(0));
+    let f = two_sessions_trade(config(0));
+    // Shared threading: each Enter ran at once, not through the command ring.
+    assert!(f.core.direct >= 2, "{:?}", f.core);
+    let mut cfg = config(0);
+    cfg.threads.direct_orders = false;
+    let f = two_sessions_trade(cfg);
+    assert_eq!(f.core.direct, 0, "{:?}", f.core);
+    assert!(f.core.commands >= 2, "{:?}", f.core);
+}
+
+fn two_sessions_trade(cfg: tickgate::config::Config) -> tickgate::server::Finished {
+    let s = server(cfg);
     let mut a = login(&s, "DEMO1");
     let mut b = login(&s, "DEMO2");
     let urn = a
@@ -73,9 +84,7 @@ fn two_sessions_trade_and_both_see_their_executions() {
     assert_eq!((ea.user_ref_num, ea.quantity), (urn, 100));
     assert_eq!(ea.match_number, eb.match_number);
     drop((a, b));
-    let f = s.stop_and_join().unwrap();
-    // Shared threading: each Enter ran at once, not through the command ring.
-    assert!(f.core.direct >= 2, "{:?}", f.core);
+    s.stop_and_join().unwrap()
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use super::DRAIN_TIMEOUT;
 use super::recover::{MAX_RECORD_BYTES, Replayed};
-use super::run::{AnyIdle, CoreParts, Flags, build_core, pin, run_core};
+use super::run::{AnyIdle, CoreParts, Flags, ServeCore, build_core, pin, run_core};
 use crate::config::Config;
 use crate::engine::core::CoreStats;
 use crate::engine::{Instrument, OrderEvent};
@@ -196,7 +196,8 @@ pub(super) fn run(
     let mut finished = ThreadFinished::default();
     match inline {
         Some(parts) => {
-            let core = run_inline(&mut gateway, *parts, board, &flags, &mut idle)?;
+            let direct = config.threads.direct_orders;
+            let core = run_inline(&mut gateway, *parts, board, &flags, &mut idle, direct)?;
             finished.core = Some(core);
         }
         None => gateway_loop(&mut gateway, &flags, &mut idle, false),
@@ -214,6 +215,7 @@ fn run_inline(
     board: Option<crate::ipc::latency::LatencyBoard>,
     flags: &Flags,
     idle: &mut AnyIdle,
+    direct_orders: bool,
 ) -> Result<CoreStats, String> {
     let mine = parts.sessions_of_thread(0);
     let (mut core, gate) = build_core(parts).map_err(|e| e.to_string())?;
@@ -232,14 +234,26 @@ fn run_inline(
         warm.try_borrow()
             .map_or(0, |core| super::warm::warm_core(&core, cmd))
     }));
-    let (inline, publish, direct) = (core.clone(), core.clone(), core.clone());
+    let (inline, publish) = (core.clone(), core.clone());
     let fatal = flags.fatal.clone();
     gateway.handler_mut().set_inline_agent(
         Box::new(move || run_core(&mut inline.borrow_mut(), &gate, &fatal)),
         Box::new(move || publish.borrow_mut().commit_market()),
     );
-    // This thread's command ring is the core's input 0; its sessions' events go to
-    // its response ring, which the direct run bypasses for them.
+    if direct_orders {
+        set_direct(gateway, core.clone(), mine);
+    }
+    gateway_loop(gateway, flags, idle, true);
+    let stats = core.borrow().stats();
+    Ok(stats)
+}
+
+/// Gives the session layer the core's direct run (`threads.direct_orders`): orders of
+/// the sessions marked in `mine` (this thread's) run at once, their events handed back.
+///
+/// This thread's command ring is the core's input 0; its sessions' events go to its
+/// response ring, which the direct run bypasses for them.
+fn set_direct(gateway: &mut Gateway<Sessions>, direct: Rc<RefCell<ServeCore>>, mine: Vec<bool>) {
     gateway
         .handler_mut()
         .set_inline_direct(Box::new(move |cmd, record, take| {
@@ -254,9 +268,6 @@ fn run_inline(
                 here
             })
         }));
-    gateway_loop(gateway, flags, idle, true);
-    let stats = core.borrow().stats();
-    Ok(stats)
 }
 
 /// Builds thread `p.index`'s session layer, applies its replay, and opens its

@@ -162,6 +162,10 @@ pub struct T2tArgs {
     /// default configuration's.
     #[arg(long)]
     pub warm_interval_us: Option<u64>,
+    /// The server with `threads.direct_orders = false`: orders through the command
+    /// ring, events through the response ring (for A/B against the direct run).
+    #[arg(long)]
+    pub no_direct_orders: bool,
 }
 
 impl T2tArgs {
@@ -530,6 +534,7 @@ fn server_config(args: &T2tArgs, journal: Option<&Path>) -> Config {
     if let Some(us) = args.warm_interval_us {
         c.threads.warm_interval_us = us;
     }
+    c.threads.direct_orders = !args.no_direct_orders;
     c.accounts = (0..2)
         .map(|i| AccountConfig {
             username: format!("B{i}"),
@@ -849,6 +854,7 @@ impl Report {
             "server_warm_interval_us": args
                 .warm_interval_us
                 .unwrap_or_else(|| Config::embedded().threads.warm_interval_us),
+            "server_direct_orders": !args.no_direct_orders,
             "tick_interval_ns": self.interval_ns,
             "rounds": self.rounds,
             "warmup_ticks_per_round": args.warmup,
