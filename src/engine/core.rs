@@ -369,6 +369,37 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         work
     }
 
+    /// The core's fields split for one entry point (a round's drain, a direct run, the
+    /// release of held events): the processor, the inputs, the journal, and a
+    /// [`Router`] over the outputs, holding nothing back, with `take`.
+    #[inline(always)]
+    fn split<T>(&mut self, take: T) -> CoreSplit<'_, I, O, M, P, T> {
+        let Core {
+            processor,
+            inputs,
+            outputs,
+            spills,
+            spilled,
+            market,
+            stats,
+            journal,
+            control,
+            ..
+        } = self;
+        let sink = Router {
+            outputs,
+            spills,
+            spilled,
+            market,
+            stats,
+            held: None,
+            seq: 0,
+            control: control.as_deref(),
+            take,
+        };
+        (processor, inputs, journal.as_mut(), sink)
+    }
+
     /// Shared threading's direct run: the command the owner of input `input` was about
     /// to write to that input's ring, already encoded into `record` (whose decoding is
     /// `cmd`), runs now instead, journaled, counted and processed as
@@ -398,38 +429,16 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         if blocked || self.spilled > 0 || self.inputs.get(input).is_none_or(I::has_record) {
             return false;
         }
-        let Core {
-            processor,
-            outputs,
-            spills,
-            spilled,
-            market,
-            stats,
-            journal,
-            control,
-            ..
-        } = self;
         // NB: the caller's command, not the record decoded again (≈ 70 instructions);
         // `debug_assert`ed to be the same.
         debug_assert_eq!(Command::decode(record).ok().as_ref(), Some(cmd));
+        let (processor, _, journal, mut sink) = self.split(take);
         processor.prefetch(cmd);
-        let mut journal = journal
-            .as_mut()
-            .map(|j| (&mut j.writer, &mut j.next_seq, &mut j.failure));
-        let Some(seq) = journal_input(&mut journal, cmd, record, stats) else {
+        let mut journal = journal.map(|j| (&mut j.writer, &mut j.next_seq, &mut j.failure));
+        let Some(seq) = journal_input(&mut journal, cmd, record, sink.stats) else {
             return true;
         };
-        let mut sink = Router {
-            outputs,
-            spills,
-            spilled,
-            market,
-            stats,
-            held: None,
-            seq,
-            control: control.as_deref(),
-            take,
-        };
+        sink.seq = seq;
         sink.stats.commands += 1;
         sink.stats.direct += 1;
         processor.process(cmd, &mut sink);
@@ -439,19 +448,8 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
     /// Drains input `i` up to the drain limit: each record decoded, journaled and run.
     #[inline]
     fn drain_input(&mut self, i: usize) -> usize {
-        let Core {
-            processor,
-            inputs,
-            outputs,
-            spills,
-            spilled,
-            market,
-            stats,
-            drain_limit,
-            journal,
-            control,
-            ..
-        } = self;
+        let drain_limit = self.drain_limit;
+        let (processor, inputs, journal, mut sink) = self.split(no_take);
         let (mut journal, held) = match journal {
             Some(Journal {
                 writer,
@@ -462,24 +460,14 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
             }) => (Some((writer, next_seq, failure)), hold.then_some(held)),
             None => (None, None),
         };
-        let mut sink = Router {
-            outputs,
-            spills,
-            spilled,
-            market,
-            stats,
-            held,
-            seq: 0,
-            control: control.as_deref(),
-            take: no_take,
-        };
+        sink.held = held;
         // NB: one-record lookahead: a record is decoded, prefetched and journaled,
         // then the one before it runs, so a queued command's cold lines (a
         // Replace's order and risk-ledger entry, ≈ 100 ns from DRAM under load)
         // load while the previous command runs. An input with one record runs it
         // at once (no added latency).
         let mut pending: Option<(Command, u64)> = None;
-        let work = inputs[i].drain(*drain_limit, |record| {
+        let work = inputs[i].drain(drain_limit, |record| {
             let cmd = match Command::decode(record) {
                 Ok(cmd) => cmd,
                 Err(_) => return sink.stats.bad_records += 1,
@@ -517,16 +505,8 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
             j.failure = Some("fdatasync failed: acks can no longer be made durable".into());
         }
         let ack = j.writer.ack_position();
-        let mut sink = Router {
-            outputs: &mut self.outputs,
-            spills: &mut self.spills,
-            spilled: &mut self.spilled,
-            market: &mut self.market,
-            stats: &mut self.stats,
-            held: None,
-            seq: 0,
-            control: self.control.as_deref(),
-            take: no_take,
+        let (_, _, Some(j), mut sink) = self.split(no_take) else {
+            return 0;
         };
         let mut released = 0;
         while let Some(&(seq, event)) = j.held.front() {
@@ -632,6 +612,14 @@ impl RingCore {
         Self::new(engine, inputs, outputs, market, drain_limit)
     }
 }
+
+/// What [`Core::split`] gives: processor, inputs, journal, router.
+type CoreSplit<'a, I, O, M, P, T> = (
+    &'a mut P,
+    &'a mut [I],
+    Option<&'a mut Journal>,
+    Router<'a, 'a, O, M, T>,
+);
 
 /// Appends an input record to the journal (none: nothing to do); the sequence number
 /// it got (0 without a journal), or `None` (counted) if the journal refused it or had
