@@ -32,6 +32,8 @@ pub mod engine;
 #[cfg(not(loom))]
 pub mod gateway;
 #[cfg(not(loom))]
+pub mod hot;
+#[cfg(not(loom))]
 pub mod ipc;
 #[cfg(not(loom))]
 pub mod journal;

@@ -415,6 +415,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
     ///
     /// Returns `true` also when the record was counted instead of run (refused
     /// append), as [`Core::do_work`] would have counted it.
+    #[unsafe(link_section = "tg_hot")]
     pub fn run_direct(
         &mut self,
         input: usize,

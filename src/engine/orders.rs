@@ -140,6 +140,7 @@ impl OrderPool {
 
     /// Takes a free slot, or `None` when the pool is exhausted.
     #[inline]
+    #[unsafe(link_section = "tg_hot")]
     pub fn alloc(&mut self) -> Option<u32> {
         let idx = self.free_head;
         let o = self.orders.get_mut(idx as usize)?;

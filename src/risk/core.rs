@@ -203,6 +203,7 @@ impl RiskCore {
     /// Applies one command: screens it, then rejects it or hands it to the engine.
     /// Events go to `sink` in a deterministic order. Never panics, never allocates.
     #[inline]
+    #[unsafe(link_section = "tg_hot")]
     pub fn process<S: EventSink>(&mut self, cmd: &Command, sink: &mut S) {
         match self.screen(cmd) {
             Screen::Pass => {
@@ -528,6 +529,7 @@ struct Order {
 /// runs the code and branches every Enter keeps warm: inlined separately, its screen's
 /// p99 was ≈10 ns above the Enter's (`tickgate bench engine`, chain rows).
 #[inline(never)]
+#[unsafe(link_section = "tg_hot")]
 fn check_order(accounts: &[AccountState], ledger: &Ledger, o: &Order) -> Result<(), Limit> {
     let Some(acct) = accounts.get(usize::from(o.session)) else {
         return Ok(());

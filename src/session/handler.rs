@@ -508,6 +508,7 @@ impl Sessions {
     /// An Enter or Replace for the core, with its session-side details: run at once
     /// if it can be ([`Self::run_direct`]), else through the command ring
     /// ([`Self::push_input`]). `false` (counted) if the ring is full.
+    #[unsafe(link_section = "tg_hot")]
     pub(super) fn push_order(
         &mut self,
         cmd: &Command,
@@ -525,6 +526,7 @@ impl Sessions {
     /// before the core matches the order. `false` if it did not run (the caller
     /// pushes it to the ring). Same journal record, same order of everything as
     /// through the ring (docs/ARCHITECTURE.md § Shared threading's direct run).
+    #[unsafe(link_section = "tg_hot")]
     pub(super) fn run_direct(
         &mut self,
         cmd: &Command,

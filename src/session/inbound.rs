@@ -22,6 +22,7 @@ impl Sessions {
     /// NB: out of line so that callgrind's `--toggle-collect='*Sessions*on_ouch*'`
     /// counts the per-message work alone (a call is a few instructions of ≈ 500).
     #[inline(never)]
+    #[unsafe(link_section = "tg_hot")]
     pub(super) fn on_ouch(&mut self, acc: u16, msg: &[u8], now: u64, out: &mut Outbox<'_>) {
         // NB: a view (the appendage left as checked bytes): decoding into `Options`
         // wrote ≈ 150 bytes per message, with or without options (callgrind).

@@ -245,6 +245,7 @@ impl Sessions {
     /// One core event: into the session's stream (sent if live), and the order map
     /// kept in step. `out` is `None` while recovering.
     #[inline]
+    #[unsafe(link_section = "tg_hot")]
     pub(super) fn on_event(&mut self, ev: &OrderEvent, out: Option<&mut Outbox<'_>>) {
         let acc = ev.session();
         if usize::from(acc) >= self.accounts.len() {

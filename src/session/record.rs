@@ -27,6 +27,7 @@ const ORDER_INFO: u8 = b'I';
 
 /// Writes `cmd` and, for an Enter/Replace, the order's `info` into `buf` (at least
 /// [`INPUT_RECORD_BYTES`] long; a shorter one is left untouched and `false` returned).
+#[unsafe(link_section = "tg_hot")]
 pub fn encode(cmd: &Command, info: Option<&OrderInfo>, buf: &mut [u8]) -> bool {
     let Some(buf) = buf.get_mut(..INPUT_RECORD_BYTES) else {
         return false;

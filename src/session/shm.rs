@@ -206,6 +206,8 @@ impl Sessions {
         self.drain_slot_records(k, limit, out)
     }
 
+    #[unsafe(link_section = "tg_hot")]
+    #[inline(never)]
     fn drain_slot_records(&mut self, k: usize, limit: usize, out: &mut Outbox<'_>) -> usize {
         let now = out.now_ns();
         let mut record = [0u8; SLOT_RING_SLOT_BYTES];

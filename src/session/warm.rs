@@ -6,6 +6,8 @@
 //! One pass, for the next active algo slot in turn (none: no pass), through the real
 //! functions of each step, each result kept in scratch buffers:
 //!
+//! 0. the order path's machine code, section `tg_hot` ([`crate::hot`]), prefetched
+//!    into L2 a chunk at a time, looking for a waiting order between chunks;
 //! 1. the canned order-ring record (an IOC buy at the bottom of the first instrument's
 //!    band) decoded as `drain_slot_records` and `on_ouch` do ([`OrderHeader::decode`],
 //!    [`Inbound::decode`]), with the account's next UserRefNum read, not consumed;
@@ -135,6 +137,14 @@ impl Sessions {
         let turn = self.warm.turn;
         self.warm.turn = turn.wrapping_add(1);
         let (slot, acc) = self.warm_slot(turn)?;
+        // The code first: its lines go to L2 only, and the data lines below to L1.
+        let mut at = 0;
+        while let Some(next) = crate::hot::prefetch_chunk(at) {
+            if self.algo_order_waiting(slot) {
+                return None;
+            }
+            at = next;
+        }
         let record = self.warm.record;
         let (header, msg) = OrderHeader::decode(record.get(..self.warm.len)?)?;
         let decoded = Inbound::view(msg);
