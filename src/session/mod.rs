@@ -211,8 +211,9 @@ pub struct Sessions {
     /// An agent run in `poll` after the algo slots were read and before the responses
     /// are drained (shared threading: the matching core), so that an order read in
     /// this loop turn is answered in the same turn, and its market data committed
-    /// after those answers; idle polls skip it ([`handler::InlineAgent`]).
-    inline_agent: Option<handler::InlineAgent>,
+    /// after those answers; idle polls skip it ([`handler::InlineAgent`]). Boxed:
+    /// a direct run moves it out of `self` and back, a pointer instead of 64 bytes.
+    inline_agent: Option<Box<handler::InlineAgent>>,
     /// Message throttles and overload marks (`guard`).
     guards: guard::Guards,
     /// Co-located algo slots (`[ipc]`), served like connections ([`shm`]).
@@ -373,7 +374,7 @@ impl Sessions {
         agent: Box<dyn FnMut() -> usize>,
         publish: Box<dyn FnMut() -> usize>,
     ) {
-        self.inline_agent = Some(handler::InlineAgent::new(agent, publish));
+        self.inline_agent = Some(Box::new(handler::InlineAgent::new(agent, publish)));
     }
 
     /// Gives the inline agent (set first) a direct run for orders
