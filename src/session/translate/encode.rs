@@ -67,23 +67,18 @@ pub fn accepted(
     symbol: Symbol,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
-    encode_echo::<ouch::OrderAccepted>(
-        e.user_ref_idx,
-        out,
-        #[inline(always)]
-        |w| {
-            e.ts_ns.write(w);
-            e.user_ref_num.write(w);
-            ouch_side(e.side).write(w);
-            e.qty.write(w);
-            symbol.write(w);
-            e.price.write(w);
-            ouch_tif(e.tif).write(w);
-            ouch_display(e.display).write(w);
-            e.order_number.write(w);
-            order.write(w);
-        },
-    )
+    encode_echo::<ouch::OrderAccepted>(e.user_ref_idx, out, |w| {
+        e.ts_ns.write(w);
+        e.user_ref_num.write(w);
+        ouch_side(e.side).write(w);
+        e.qty.write(w);
+        symbol.write(w);
+        e.price.write(w);
+        ouch_tif(e.tif).write(w);
+        ouch_display(e.display).write(w);
+        e.order_number.write(w);
+        order.write(w);
+    })
 }
 
 /// Order Replaced (`U`) for `e`; `order` is the replacement's entry.
@@ -94,58 +89,43 @@ pub fn replaced(
     symbol: Symbol,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
-    encode_echo::<ouch::OrderReplaced>(
-        e.user_ref_idx,
-        out,
-        #[inline(always)]
-        |w| {
-            e.ts_ns.write(w);
-            e.orig_user_ref_num.write(w);
-            e.user_ref_num.write(w);
-            ouch_side(e.side).write(w);
-            e.qty.write(w);
-            symbol.write(w);
-            e.price.write(w);
-            ouch_tif(e.tif).write(w);
-            ouch_display(e.display).write(w);
-            e.order_number.write(w);
-            order.write(w);
-        },
-    )
+    encode_echo::<ouch::OrderReplaced>(e.user_ref_idx, out, |w| {
+        e.ts_ns.write(w);
+        e.orig_user_ref_num.write(w);
+        e.user_ref_num.write(w);
+        ouch_side(e.side).write(w);
+        e.qty.write(w);
+        symbol.write(w);
+        e.price.write(w);
+        ouch_tif(e.tif).write(w);
+        ouch_display(e.display).write(w);
+        e.order_number.write(w);
+        order.write(w);
+    })
 }
 
 /// Order Executed (`E`) for `e`.
 #[inline]
 pub fn executed(e: &Executed, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-    encode_echo::<ouch::OrderExecuted>(
-        e.user_ref_idx,
-        out,
-        #[inline(always)]
-        |w| {
-            e.ts_ns.write(w);
-            e.user_ref_num.write(w);
-            e.qty.write(w);
-            Price(e.price).write(w);
-            LiquidityFlag(e.liquidity.to_byte()).write(w);
-            e.match_number.write(w);
-        },
-    )
+    encode_echo::<ouch::OrderExecuted>(e.user_ref_idx, out, |w| {
+        e.ts_ns.write(w);
+        e.user_ref_num.write(w);
+        e.qty.write(w);
+        Price(e.price).write(w);
+        LiquidityFlag(e.liquidity.to_byte()).write(w);
+        e.match_number.write(w);
+    })
 }
 
 /// Order Canceled (`C`) for `e`.
 #[inline]
 pub fn canceled(e: &Canceled, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-    encode_echo::<ouch::OrderCanceled>(
-        e.user_ref_idx,
-        out,
-        #[inline(always)]
-        |w| {
-            e.ts_ns.write(w);
-            e.user_ref_num.write(w);
-            e.qty.write(w);
-            cancel_reason(e.reason).write(w);
-        },
-    )
+    encode_echo::<ouch::OrderCanceled>(e.user_ref_idx, out, |w| {
+        e.ts_ns.write(w);
+        e.user_ref_num.write(w);
+        e.qty.write(w);
+        cancel_reason(e.reason).write(w);
+    })
 }
 
 /// Rejected (`J`) for `e`; `cl_ord_id` is the rejected order's.
@@ -155,17 +135,12 @@ pub fn rejected(
     cl_ord_id: ouch::ClOrdId,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
-    encode_echo::<ouch::OrderRejected>(
-        e.user_ref_idx,
-        out,
-        #[inline(always)]
-        |w| {
-            e.ts_ns.write(w);
-            e.user_ref_num.write(w);
-            super::reject_reason(e.reason).write(w);
-            cl_ord_id.write(w);
-        },
-    )
+    encode_echo::<ouch::OrderRejected>(e.user_ref_idx, out, |w| {
+        e.ts_ns.write(w);
+        e.user_ref_num.write(w);
+        super::reject_reason(e.reason).write(w);
+        cl_ord_id.write(w);
+    })
 }
 
 #[cfg(test)]
