@@ -70,6 +70,64 @@ fn prefetch_l2(addr: usize) {
     let _ = addr;
 }
 
+/// Callgrind marks (feature `cg-marks`, measurement builds only): collection is
+/// toggled on when an Enter Order from an algo slot starts through the session layer
+/// and off when its Order Accepted is in the slot's response ring, so that
+/// `valgrind --tool=callgrind --collect-atstart=no` counts exactly that path
+/// (docs/LATENCY.md § Counting the order path). One order at a time; an Enter that
+/// gets no Accepted keeps collecting until the next Accepted (the benchmark's orders
+/// are all accepted).
+#[cfg(feature = "cg-marks")]
+pub mod marks {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+
+    /// Orders counted so far (marks closed).
+    pub fn count() -> u64 {
+        COUNT.load(Ordering::Relaxed)
+    }
+
+    /// An OUCH message from an algo slot enters `on_ouch`.
+    #[inline(always)]
+    pub fn start(msg: &[u8]) {
+        if msg.first() == Some(&b'O') && !ON.load(Ordering::Relaxed) {
+            ON.store(true, Ordering::Relaxed);
+            toggle_collect();
+        }
+    }
+
+    /// `msg` was just written to an algo's response ring.
+    #[inline(always)]
+    pub fn stop(msg: &[u8]) {
+        if ON.load(Ordering::Relaxed) && msg.first() == Some(&b'A') {
+            toggle_collect();
+            ON.store(false, Ordering::Relaxed);
+            COUNT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `CALLGRIND_TOGGLE_COLLECT` (callgrind.h): valgrind's client-request sequence.
+    #[inline(always)]
+    fn toggle_collect() {
+        // VG_USERREQ_TOOL_BASE('C', 'T') + 2, no arguments.
+        let args: [u64; 6] = [0x4354_0002, 0, 0, 0, 0, 0];
+        // SAFETY: outside valgrind the sequence is a no-op: four rotations of rdi by
+        // 128 bits in all (rdi is declared clobbered anyway) and `xchg rbx, rbx`; rax
+        // points at `args`, which lives across the asm; rdx is the (ignored) result.
+        unsafe {
+            core::arch::asm!(
+                "rol rdi, 3", "rol rdi, 13", "rol rdi, 61", "rol rdi, 51", "xchg rbx, rbx",
+                inout("rdx") 0u64 => _,
+                in("rax") args.as_ptr(),
+                out("rdi") _,
+                options(nostack),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,7 +212,10 @@ impl Handler for Sessions {
             work += self.flush_pending_answers();
         }
         work += self.poll_algo_orders(out);
-        work += self.inline_agent.as_deref_mut().map_or(0, InlineAgent::poll);
+        work += self
+            .inline_agent
+            .as_deref_mut()
+            .map_or(0, InlineAgent::poll);
         let drained = self.drain_responses(out);
         if drained > 0
             && let Some(agent) = &mut self.inline_agent

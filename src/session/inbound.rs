@@ -26,6 +26,10 @@ impl Sessions {
     pub(super) fn on_ouch(&mut self, acc: u16, msg: &[u8], now: u64, out: &mut Outbox<'_>) {
         // NB: a view (the appendage left as checked bytes): decoding into `Options`
         // wrote ≈ 150 bytes per message, with or without options (callgrind).
+        #[cfg(feature = "cg-marks")]
+        if self.accounts[usize::from(acc)].shm_slot.is_some() {
+            crate::hot::marks::start(msg);
+        }
         let decoded = Inbound::view(msg);
         let m = match &decoded {
             Ok(m) => m,

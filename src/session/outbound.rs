@@ -73,6 +73,8 @@ impl Sessions {
                 && let Some(algos) = self.algos.as_deref_mut()
                 && algos.write_live(slot, seq, packet.get(3..).unwrap_or_default())
             {
+                #[cfg(feature = "cg-marks")]
+                crate::hot::marks::stop(packet.get(3..).unwrap_or_default());
                 a.send_next += 1;
             }
             return;

@@ -777,6 +777,11 @@ impl Report {
             "ticks missed {} , sent late {}; latency-board record {:.1} ns",
             self.missed, self.late, self.board_record_ns
         );
+        #[cfg(feature = "cg-marks")]
+        println!(
+            "cg-marks: {} algo Enter -> Accepted paths counted",
+            crate::hot::marks::count()
+        );
         let (t2t, rtt) = (&p[0], &p[1]);
         let r = |a: u64, b: u64| {
             if a == 0 {
