@@ -206,6 +206,10 @@ impl Sessions {
         self.drain_slot_records(k, limit, out)
     }
 
+    /// The records of a slot that has one (at most `limit`), each through `on_ouch`.
+    ///
+    /// NB: out of line so that its code is in the hot section (`crate::hot`) rather
+    /// than in the serving loop's.
     #[unsafe(link_section = "tg_hot")]
     #[inline(never)]
     fn drain_slot_records(&mut self, k: usize, limit: usize, out: &mut Outbox<'_>) -> usize {
