@@ -22,9 +22,11 @@
 //!    journal's and the response ring's next lines;
 //! 4. the answer: an Accepted (through the core's event encoder and the session's
 //!    decoder when events come through the response ring) and the direct OUCH
-//!    encoder the real path uses ([`translate::encode::accepted`]), the account stream's tail
-//!    read, the response-ring record encoded and the slot's next response line
-//!    prefetched for writing.
+//!    encoder the real path uses ([`translate::encode::accepted`]), the lines the
+//!    account stream's next message goes to prefetched
+//!    ([`ReplayStore::prefetch_tail`](super::store::ReplayStore::prefetch_tail)), the
+//!    response-ring record encoded and the slot's next response line prefetched for
+//!    writing.
 //!
 //! No journal record, stream message, ITCH message, order id or UserRefNum is used up,
 //! no map, book or risk state changes; only [`SessionCounters::warm_passes`] counts.
@@ -261,8 +263,7 @@ impl Sessions {
         };
         let a = &self.accounts[usize::from(cmd.session)];
         let seq = a.store.next_sequence_number();
-        let (last, _) = a.store.packets_from(seq.saturating_sub(1), 0);
-        black_box(last.last());
+        a.store.prefetch_tail();
         let mut response = [0u8; RESPONSE_HEADER_BYTES + MAX_OUTBOUND_LEN];
         encode_response(seq, &ouch[..n], &mut response[..RESPONSE_HEADER_BYTES + n]);
         black_box(&response);
