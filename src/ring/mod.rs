@@ -18,7 +18,7 @@ pub const CACHE_LINE_BYTES: usize = 64;
 /// (its page's TLB entry at hand; other cores polling the line keep their copy).
 /// A hint: prefetch never faults, whatever `p` is.
 #[inline(always)]
-fn prefetch_read(p: *const u8) {
+pub(crate) fn prefetch_read(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -11,7 +11,7 @@
 //! goes to are asked for ahead ([`ReplayStore::prefetch_tail`]: after every append,
 //! and by the idle warm pass): a populated page is still not in the caches, and the
 //! packet is read right back for the send (≈ 100 ns more at a tick on the AMD host,
-//! docs/LATENCY.md § The store's next lines).
+//! docs/LATENCY.md § The AMD host).
 
 use crate::proto::wire::BufferTooSmall;
 
@@ -135,17 +135,9 @@ impl ReplayStore {
     /// arrives exclusive anyway.
     #[inline]
     pub fn prefetch_tail(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let base = self.bytes.as_ptr();
-            let end = self.bytes.len().min(self.used + TAIL_BYTES);
-            let mut at = self.used;
-            while at < end {
-                // SAFETY: a prefetch never faults; `base + at` is inside the store.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(at).cast::<i8>()) };
-                at += 64;
-            }
+        let end = self.bytes.len().min(self.used + TAIL_BYTES);
+        for line in self.bytes[self.used..end].chunks(64) {
+            crate::ring::prefetch_read(line.as_ptr());
         }
     }
 
