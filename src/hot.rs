@@ -17,7 +17,7 @@
 /// Lines of hot code prefetched between two looks for a waiting order.
 pub const CHUNK_LINES: usize = 64;
 
-const LINE: usize = 64;
+const LINE: usize = crate::ring::CACHE_LINE_BYTES;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe extern "C" {

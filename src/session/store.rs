@@ -136,7 +136,7 @@ impl ReplayStore {
     #[inline]
     pub fn prefetch_tail(&self) {
         let end = self.bytes.len().min(self.used + TAIL_BYTES);
-        for line in self.bytes[self.used..end].chunks(64) {
+        for line in self.bytes[self.used..end].chunks(crate::ring::CACHE_LINE_BYTES) {
             crate::ring::prefetch_read(line.as_ptr());
         }
     }
