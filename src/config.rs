@@ -250,6 +250,11 @@ pub struct ThreadPlan {
     /// command and response rings.
     #[serde(default = "default_direct_orders")]
     pub direct_orders: bool,
+    /// While the thread that serves the algo slots is idle: looks at their order rings
+    /// this many times between two of its turns (`docs/LATENCY.md` § The hot polls);
+    /// 0 = only in its turns.
+    #[serde(default = "default_hot_polls")]
+    pub hot_polls: u32,
 }
 
 fn default_warm_interval_us() -> u64 {
@@ -259,6 +264,14 @@ fn default_warm_interval_us() -> u64 {
 fn default_direct_orders() -> bool {
     true
 }
+
+fn default_hot_polls() -> u32 {
+    32
+}
+
+/// The most hot polls between two turns (`threads.hot_polls`): ≈ 1 µs of polling on
+/// the EPYC host, so that the turn's timers and TCP completions wait at most that.
+pub const MAX_HOT_POLLS: u32 = 128;
 
 impl ThreadPlan {
     /// The CPUs that run a spinning (hot) thread, sorted and without repeats.
@@ -370,6 +383,12 @@ impl Config {
         let t = &self.threads;
         if t.gateway_cpus.is_empty() {
             return Err(ConfigError::Invalid("threads.gateway_cpus is empty".into()));
+        }
+        if t.hot_polls > MAX_HOT_POLLS {
+            return Err(ConfigError::Invalid(format!(
+                "threads.hot_polls = {} must be at most {MAX_HOT_POLLS}",
+                t.hot_polls
+            )));
         }
         self.ipc
             .validate()
@@ -696,6 +715,17 @@ mod tests {
             DEFAULT_TOML.replace("overload_low_water_pct = 50", "overload_low_water_pct = 90");
         assert_ne!(text, DEFAULT_TOML);
         assert!(matches!(Config::parse(&text), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn hot_polls_are_bounded() {
+        let c = Config::parse(DEFAULT_TOML).expect("parses");
+        assert_eq!(c.threads.hot_polls, 32);
+        let text = DEFAULT_TOML.replace("hot_polls = 32 ", "hot_polls = 129");
+        assert_ne!(text, DEFAULT_TOML);
+        assert!(matches!(Config::parse(&text), Err(ConfigError::Invalid(_))));
+        let text = DEFAULT_TOML.replace("hot_polls = 32 ", "hot_polls = 128");
+        assert_eq!(Config::parse(&text).expect("parses").threads.hot_polls, 128);
     }
 
     #[test]

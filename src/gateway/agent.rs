@@ -223,6 +223,32 @@ impl<H: Handler> Gateway<H> {
         work
     }
 
+    /// Between two turns of an idle thread: reads the turn clock, then calls the
+    /// handler's [`Handler::poll_hot`] up to `polls` times, until one does work or the
+    /// ring has completions (or flagged completion work) for the next turn. Returns
+    /// the work (0: none; the caller's idle strategy runs then).
+    ///
+    /// The clock is read here, off an input's path, so that what the hot polls
+    /// handle is stamped at most one idle cycle late.
+    #[inline]
+    pub fn poll_hot(&mut self, polls: u32) -> usize {
+        self.turn_ns = self.clock.now_ns();
+        self.clock_age_turns = 0;
+        for _ in 0..polls {
+            let work = self
+                .handler
+                .poll_hot(&mut Outbox::new(&mut self.table, self.turn_ns));
+            if work > 0 {
+                return work;
+            }
+            // A socket's input does not wait for the polls to end.
+            if self.uring.has_completions() || self.uring.has_flagged_work() {
+                return 1;
+            }
+        }
+        0
+    }
+
     /// Runs `do_work` with `idle` until `stop` is set, then shuts down. The gateway's
     /// own thread (dedicated mode); in shared mode, call `do_work` from the shared
     /// duty cycle instead.
@@ -666,6 +692,53 @@ mod tests {
             got == 5
         });
         assert_eq!(&back, b"fresh");
+    }
+
+    /// Counts its hot polls; has work at the `work_at`-th.
+    struct Hot {
+        polls: u32,
+        work_at: u32,
+    }
+
+    impl Handler for Hot {
+        fn on_accept(&mut self, _: ConnId, _: SocketAddr, _: &mut Outbox<'_>) {}
+        fn on_data(&mut self, _: ConnId, _: &[u8], _: &mut Outbox<'_>) {}
+        fn on_close(&mut self, _: ConnId, _: CloseReason) {}
+        fn poll_hot(&mut self, _: &mut Outbox<'_>) -> usize {
+            self.polls += 1;
+            usize::from(self.polls == self.work_at)
+        }
+    }
+
+    #[test]
+    fn hot_polls_stop_at_work_or_a_socket_event_and_run_their_count_otherwise() {
+        let opts = GatewayOptions {
+            max_connections: 1,
+            log_connections: false,
+            ..GatewayOptions::default()
+        };
+        let hot = Hot {
+            polls: 0,
+            work_at: 5,
+        };
+        let mut gw = Gateway::new(opts, hot).unwrap();
+        gw.do_work(); // enables the ring, submits the accept
+        assert_eq!(gw.poll_hot(16), 1, "the fifth poll's work");
+        assert_eq!(gw.handler().polls, 5);
+        assert_eq!(gw.poll_hot(16), 0);
+        assert_eq!(gw.handler().polls, 21, "all sixteen when nothing came");
+        // A connection's accept completes in the ring: the polls end for the turn.
+        let _client = TcpStream::connect(gw.local_addr()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gw.poll_hot(16) == 0 {
+            assert!(Instant::now() < deadline, "the accept never showed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let polls = gw.handler().polls;
+        assert!(polls < 21 + 16 * 10_000);
+        assert_eq!(gw.poll_hot(16), 1, "it is still there: no turn reaped it");
+        assert_eq!(gw.handler().polls, polls + 1, "one look, then the socket's turn");
+        pump_until(&mut gw, |g| g.open_connections() == 1);
     }
 
     /// `IORING_CQE_F_MORE`, as a multishot recv CQE carries it.

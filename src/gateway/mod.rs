@@ -217,6 +217,14 @@ pub trait Handler {
         let _ = out;
         0
     }
+
+    /// Inputs worth a look between two turns while the thread is idle (the co-located
+    /// algos' order rings): a few loads when there is nothing, the input handled at
+    /// once when there is. Returns the work done; the next turn follows at once if any.
+    fn poll_hot(&mut self, out: &mut Outbox<'_>) -> usize {
+        let _ = out;
+        0
+    }
 }
 
 /// Set-up failures, each naming what to fix.

@@ -19,8 +19,9 @@ impl<'a> Outbox<'a> {
 
     /// `CLOCK_MONOTONIC` in nanoseconds as taken by the gateway for this loop turn
     /// (from the TSC, see [`crate::clock::MonotonicTsc`]): once at the start of every
-    /// turn that has completions (so before the `on_data` calls it serves), and at
-    /// least every [`super::CLOCK_REFRESH_TURNS`] idle turns otherwise. Handlers use
+    /// turn that has completions (so before the `on_data` calls it serves), before an
+    /// idle thread's hot polls ([`super::Gateway::poll_hot`]), and at least every
+    /// [`super::CLOCK_REFRESH_TURNS`] idle turns otherwise. Handlers use
     /// it instead of reading the clock per message (≈ 35 ns a read here).
     #[inline]
     pub fn now_ns(&self) -> u64 {

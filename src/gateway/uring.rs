@@ -313,17 +313,22 @@ impl Uring {
     /// once; one load of the SQ flags when there is none. Returns whether it entered.
     #[inline]
     pub fn run_flagged_work(&mut self) -> bool {
+        if !self.has_flagged_work() {
+            return false;
+        }
+        let to_submit = self.ring.submission().len();
+        self.enter_getevents(to_submit)
+    }
+
+    /// Whether the kernel flagged completion work or a CQ overflow
+    /// ([`Self::run_flagged_work`] would enter); one load of the SQ flags.
+    #[inline]
+    pub fn has_flagged_work(&mut self) -> bool {
         if self.mode.is_sqpoll() {
             return false;
         }
-        let (to_submit, taskrun, overflow) = {
-            let sq = self.ring.submission();
-            (sq.len(), sq.taskrun(), sq.cq_overflow())
-        };
-        if !taskrun && !overflow {
-            return false;
-        }
-        self.enter_getevents(to_submit)
+        let sq = self.ring.submission();
+        sq.taskrun() || sq.cq_overflow()
     }
 
     /// Whether CQEs are waiting to be reaped.

@@ -193,14 +193,28 @@ pub(super) fn run(
         pin(config.threads.gateway_cpus[index], "gateway thread");
     }
     let mut idle = AnyIdle::new(config.threads.idle);
+    // Only the thread that serves algo slots has hot inputs.
+    let hot_polls = if gateway.handler().directory().is_some() {
+        config.threads.hot_polls
+    } else {
+        0
+    };
     let mut finished = ThreadFinished::default();
     match inline {
         Some(parts) => {
             let direct = config.threads.direct_orders;
-            let core = run_inline(&mut gateway, *parts, board, &flags, &mut idle, direct)?;
+            let core = run_inline(
+                &mut gateway,
+                *parts,
+                board,
+                &flags,
+                &mut idle,
+                direct,
+                hot_polls,
+            )?;
             finished.core = Some(core);
         }
-        None => gateway_loop(&mut gateway, &flags, &mut idle, false),
+        None => gateway_loop(&mut gateway, &flags, &mut idle, false, hot_polls),
     }
     finished.sessions = gateway.handler().counters();
     Ok(finished)
@@ -216,6 +230,7 @@ fn run_inline(
     flags: &Flags,
     idle: &mut AnyIdle,
     direct_orders: bool,
+    hot_polls: u32,
 ) -> Result<CoreStats, String> {
     let mine = parts.sessions_of_thread(0);
     let (mut core, gate) = build_core(parts).map_err(|e| e.to_string())?;
@@ -243,7 +258,7 @@ fn run_inline(
     if direct_orders {
         set_direct(gateway, core.clone(), mine);
     }
-    gateway_loop(gateway, flags, idle, true);
+    gateway_loop(gateway, flags, idle, true, hot_polls);
     let stats = core.borrow().stats();
     Ok(stats)
 }
@@ -311,7 +326,10 @@ fn apply(sessions: &mut Sessions, batch: &[Item]) {
 }
 
 /// The gateway's duty cycle (and, with `runs_core`, the core inside it) until stop,
-/// then End of Session, drain and shutdown. The thread that runs the core keeps
+/// then End of Session, drain and shutdown. After a turn with no work, up to
+/// `hot_polls` looks at the hot inputs ([`Gateway::poll_hot`]) before the idle
+/// strategy: an algo's order is read within a few nanoseconds instead of up to a
+/// whole turn later (docs/LATENCY.md § The hot polls). The thread that runs the core keeps
 /// running it until every other gateway thread has drained too (their End of Day
 /// echoes pass through it).
 fn gateway_loop(
@@ -319,10 +337,11 @@ fn gateway_loop(
     flags: &Flags,
     idle: &mut AnyIdle,
     runs_core: bool,
+    hot_polls: u32,
 ) {
     let mut deadline: Option<Instant> = None;
     loop {
-        let work = gateway.do_work();
+        let mut work = gateway.do_work();
         if flags.fatal.load(Ordering::Relaxed) {
             // Not End of Session: the day goes on after a restart; clients reconnect.
             break;
@@ -338,6 +357,9 @@ fn gateway_loop(
             if (drained && others_done) || Instant::now() > d {
                 break;
             }
+        }
+        if work == 0 && hot_polls > 0 {
+            work = gateway.poll_hot(hot_polls);
         }
         idle.idle(work);
     }

@@ -253,6 +253,14 @@ impl Handler for Sessions {
         }
         work
     }
+
+    /// The algo slots' order rings: one load per active slot when they are empty.
+    /// What an order sets off is finished by the turn that follows at once (the
+    /// core's inline agent, the market data's commit after the answers).
+    #[inline]
+    fn poll_hot(&mut self, out: &mut Outbox<'_>) -> usize {
+        self.poll_algo_orders(out)
+    }
 }
 
 impl Sessions {

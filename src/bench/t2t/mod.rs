@@ -166,6 +166,10 @@ pub struct T2tArgs {
     /// ring, events through the response ring (for A/B against the direct run).
     #[arg(long)]
     pub no_direct_orders: bool,
+    /// The server's `threads.hot_polls` (looks at the algos' order rings between two
+    /// idle turns; 0 = off) instead of the default configuration's.
+    #[arg(long)]
+    pub hot_polls: Option<u32>,
 }
 
 impl T2tArgs {
@@ -535,6 +539,9 @@ fn server_config(args: &T2tArgs, journal: Option<&Path>) -> Config {
         c.threads.warm_interval_us = us;
     }
     c.threads.direct_orders = !args.no_direct_orders;
+    if let Some(n) = args.hot_polls {
+        c.threads.hot_polls = n;
+    }
     c.accounts = (0..2)
         .map(|i| AccountConfig {
             username: format!("B{i}"),
@@ -860,6 +867,9 @@ impl Report {
                 .warm_interval_us
                 .unwrap_or_else(|| Config::embedded().threads.warm_interval_us),
             "server_direct_orders": !args.no_direct_orders,
+            "server_hot_polls": args
+                .hot_polls
+                .unwrap_or_else(|| Config::embedded().threads.hot_polls),
             "tick_interval_ns": self.interval_ns,
             "rounds": self.rounds,
             "warmup_ticks_per_round": args.warmup,
