@@ -175,3 +175,51 @@ fn shm_tick_to_trade_with_a_tick_thread_answers_every_tick() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn shm_tick_to_trade_alternates_the_server_round_by_round_with_ab() {
+    if !two_cpus() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("tickgate-t2t-ab-{}", std::process::id()));
+    let v = run_with("shm", &["--ab", "hot_polls=0"], &out);
+    // `--ci` runs two rounds: A (as configured), then B.
+    assert_eq!(v["server_hot_polls"], 32, "A is the default configuration");
+    let ab = &v["ab"];
+    assert_eq!(ab["b"], "threads.hot_polls = 0");
+    assert_eq!(ab["pairs"], 1);
+    let rounds = ab["rounds"].as_array().unwrap();
+    let sides: Vec<&str> = rounds.iter().map(|r| r["side"].as_str().unwrap()).collect();
+    assert_eq!(sides, ["A", "B"]);
+    let columns: Vec<&str> = ab["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let o2c = columns.iter().position(|&c| c == "order_to_core").unwrap();
+    for r in rounds {
+        let p50 = r["p50_ns"].as_array().unwrap();
+        assert_eq!(p50.len(), columns.len());
+        assert!(p50[o2c].as_u64().unwrap() > 0, "{r}");
+    }
+    // The table is A's round alone.
+    assert!(
+        v["stages"]["order_to_core"]["ns"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn an_unknown_ab_setting_is_refused_by_name() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tickgate"))
+        .args(["bench", "tick-to-trade", "--ab", "idle=spin"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown setting \"idle\""), "{err}");
+}

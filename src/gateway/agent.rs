@@ -737,7 +737,11 @@ mod tests {
         let polls = gw.handler().polls;
         assert!(polls < 21 + 16 * 10_000);
         assert_eq!(gw.poll_hot(16), 1, "it is still there: no turn reaped it");
-        assert_eq!(gw.handler().polls, polls + 1, "one look, then the socket's turn");
+        assert_eq!(
+            gw.handler().polls,
+            polls + 1,
+            "one look, then the socket's turn"
+        );
         pump_until(&mut gw, |g| g.open_connections() == 1);
     }
 

@@ -27,6 +27,7 @@
 //! (`floor_sparse`) — and, for shm, the order → ack transport alone through a real
 //! slot's rings (`ack_echo`, back to back, and `ack_echo_sparse`; [`echo`]).
 
+mod ab;
 mod echo;
 mod plot;
 mod shm;
@@ -40,6 +41,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde_json::json;
+
+pub use ab::{AbChange, SAME_PLACEMENT_NS};
 
 use crate::affinity::{IdleKind, pin_current_thread};
 use crate::bench::pingpong::{self, Cpus, Pace};
@@ -170,6 +173,13 @@ pub struct T2tArgs {
     /// idle turns; 0 = off) instead of the default configuration's.
     #[arg(long)]
     pub hot_polls: Option<u32>,
+    /// Alternate the server round by round: even rounds as configured (A), odd rounds
+    /// with this `[threads]` setting (B: `hot_polls=N`, `warm_interval_us=N` or
+    /// `direct_orders=true|false`); prints the paired differences of neighbouring
+    /// rounds' p50s and adds `ab` to the JSON. The table and ratios are then A's
+    /// rounds only (docs/LATENCY.md § Comparing within a run).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = AbChange::parse)]
+    pub ab: Option<AbChange>,
 }
 
 impl T2tArgs {
@@ -382,7 +392,17 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         pinger: args.algo_cpu,
         echoer: args.server_cpu,
     };
+    if args.ab.is_some() && rounds < 2 {
+        return Err("--ab needs at least two rounds (--rounds)".into());
+    }
+    let mut ab = args.ab.map(ab::AbRounds::new);
+    let args_b = args.ab.map(|change| change.apply(args));
     for round in 0..rounds {
+        let side = usize::from(ab.is_some() && round % 2 == 1);
+        let server_args = match (&args_b, side) {
+            (Some(b), 1) => b,
+            _ => args,
+        };
         floor_round(args, rounds, cpus, &clock, &mut floor);
         sparse_floor_round(args, rounds, cpus, &clock, &mut floor_sparse);
         if with_echo {
@@ -395,8 +415,8 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         );
         let ticks = args.ticks.div_ceil(rounds);
         let out = match args.transport {
-            Transport::Tcp => tcp::round(args, round, ticks, &clock)?,
-            Transport::Shm => shm::round(args, round, ticks, &clock)?,
+            Transport::Tcp => tcp::round(server_args, round, ticks, &clock)?,
+            Transport::Shm => shm::round(server_args, round, ticks, &clock)?,
         };
         eprintln!(
             "tickgate: bench tick-to-trade: round {}/{rounds}: {} ticks answered, {} missed",
@@ -404,6 +424,15 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
             out.ticks.len(),
             out.missed
         );
+        if let Some(ab) = &mut ab {
+            ab.record(side, &out.ticks, &out.quiet, &clock);
+        }
+        (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
+        std::thread::sleep(Duration::from_millis(args.pause_ms));
+        if side == 1 {
+            // B's rounds are in `ab` only.
+            continue;
+        }
         for t in &out.ticks {
             stages.record(t, &clock, interval_ns);
         }
@@ -415,8 +444,6 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
                 quiet[2].saturating_record(ns(t.core_recv, t.algo_ack));
             }
         }
-        (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
-        std::thread::sleep(Duration::from_millis(args.pause_ms));
     }
     let board_ns = board_record_ns(&clock);
     let report = Report {
@@ -431,6 +458,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         board_record_ns: board_ns,
         rounds,
         quiet,
+        ab,
     };
     report.print(args)?;
     Ok(ExitCode::SUCCESS)
@@ -608,6 +636,8 @@ struct Report {
     rounds: u64,
     /// Closed-loop, no ticks: order send → ack read, → server read, server read → ack.
     quiet: [Histogram<u64>; 3],
+    /// `--ab`: every round's p50s, A's and B's.
+    ab: Option<ab::AbRounds>,
 }
 
 /// The histograms measured next to the stages, as the report names them.
@@ -838,6 +868,7 @@ impl Report {
             all.extend(more);
         }
         println!("ratios (÷ the floor's same percentile, unless named): {ratios}");
+        let ab = self.ab.as_ref().map(ab::AbRounds::report);
         let stages: serde_json::Map<_, _> = STAGES
             .iter()
             .zip(&p)
@@ -889,6 +920,7 @@ impl Report {
             "late_ticks": self.late,
             "latency_board_record_ns": self.board_record_ns,
             "ratios": ratios,
+            "ab": ab,
         });
         if let Some(dir) = &args.out {
             std::fs::write(

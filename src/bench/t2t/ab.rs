@@ -1,0 +1,333 @@
+//! `--ab KEY=VALUE`: the server's variant alternated round by round.
+//!
+//! On a shared VM whole runs, and stretches of a run, fall into modes — the two vCPUs
+//! placed nearer or further apart on the host — that move the floor, `tick_to_algo` and
+//! every later stage together by more than most changes to the server are worth
+//! (docs/LATENCY.md § Comparing within a run). With `--ab`, even rounds run the server
+//! as configured (A) and odd rounds with one `[threads]` setting changed (B). Each
+//! round's p50s are kept (as measured, not corrected for coordinated omission: a p50
+//! hardly moves with it), and rounds 2k and 2k + 1 make a pair. A pair counts only when
+//! its two `tick_to_algo` p50s are within [`SAME_PLACEMENT_NS`]: that stage (server →
+//! algo) is what the placement moves and a change to the server's order path does not.
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use super::{STAGES, T2tArgs, TickStamps};
+use crate::bench::report::latency_histogram;
+use crate::clock::Clock;
+
+/// The most two neighbouring rounds' `tick_to_algo` p50s may differ (ns) and still be
+/// taken as the same placement.
+pub const SAME_PLACEMENT_NS: u64 = 15;
+
+/// The quiet stages kept per round after `STAGES`.
+const QUIET: [&str; 2] = ["order_to_core_quiet", "core_to_ack_quiet"];
+
+/// The `[threads]` setting the B rounds change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbChange {
+    /// `threads.hot_polls`.
+    HotPolls(u32),
+    /// `threads.warm_interval_us`.
+    WarmIntervalUs(u64),
+    /// `threads.direct_orders`.
+    DirectOrders(bool),
+}
+
+impl AbChange {
+    /// Parses `hot_polls=N`, `warm_interval_us=N` or `direct_orders=true|false`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let Some((key, value)) = s.split_once('=') else {
+            return Err(format!("{s:?}: expected KEY=VALUE"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let bad = |e: &dyn std::fmt::Display| format!("{key} = {value:?}: {e}");
+        match key {
+            "hot_polls" => value.parse().map(Self::HotPolls).map_err(|e| bad(&e)),
+            "warm_interval_us" => value.parse().map(Self::WarmIntervalUs).map_err(|e| bad(&e)),
+            "direct_orders" => value.parse().map(Self::DirectOrders).map_err(|e| bad(&e)),
+            _ => Err(format!(
+                "unknown setting {key:?} (hot_polls, warm_interval_us, direct_orders)"
+            )),
+        }
+    }
+
+    /// `args` with the change made: what the B rounds run.
+    pub(super) fn apply(self, args: &T2tArgs) -> T2tArgs {
+        let mut b = args.clone();
+        match self {
+            Self::HotPolls(n) => b.hot_polls = Some(n),
+            Self::WarmIntervalUs(us) => b.warm_interval_us = Some(us),
+            Self::DirectOrders(on) => b.no_direct_orders = !on,
+        }
+        b
+    }
+
+    fn text(self) -> String {
+        match self {
+            Self::HotPolls(n) => format!("threads.hot_polls = {n}"),
+            Self::WarmIntervalUs(us) => format!("threads.warm_interval_us = {us}"),
+            Self::DirectOrders(on) => format!("threads.direct_orders = {on}"),
+        }
+    }
+}
+
+/// One round: its side (0 = A, 1 = B) and p50s (ns; 0 = no sample), the stages in
+/// `STAGES` order, then the `QUIET` ones.
+type Round = (usize, Vec<u64>);
+
+/// Each round's p50s, and their comparison.
+pub(super) struct AbRounds {
+    change: AbChange,
+    rounds: Vec<Round>,
+}
+
+impl AbRounds {
+    pub(super) fn new(change: AbChange) -> Self {
+        Self {
+            change,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// Keeps one round's p50s.
+    pub(super) fn record(
+        &mut self,
+        side: usize,
+        ticks: &[TickStamps],
+        quiet: &[TickStamps],
+        clock: &Clock,
+    ) {
+        let mut hists: Vec<Histogram<u64>> = (0..STAGES.len() + QUIET.len())
+            .map(|_| latency_histogram())
+            .collect();
+        let ns = |a: u64, b: u64| clock.ticks_to_ns(b.saturating_sub(a)).max(1);
+        for t in ticks {
+            for (h, (_, from, to, _)) in hists.iter_mut().zip(STAGES) {
+                let (a, b) = (t.get(from), t.get(to));
+                if a != 0 && b != 0 {
+                    h.saturating_record(ns(a, b));
+                }
+            }
+        }
+        for t in quiet.iter().filter(|t| t.core_recv != 0) {
+            hists[STAGES.len()].saturating_record(ns(t.order_send, t.core_recv));
+            hists[STAGES.len() + 1].saturating_record(ns(t.core_recv, t.algo_ack));
+        }
+        let p50 = hists
+            .iter()
+            .map(|h| {
+                if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(0.5)
+                }
+            })
+            .collect();
+        self.rounds.push((side, p50));
+    }
+
+    /// Prints the paired differences and returns them as the JSON `ab` object.
+    pub(super) fn report(&self) -> serde_json::Value {
+        let cmp = compare(&self.rounds);
+        println!(
+            "--ab: A = as configured (even rounds), B = {} (odd rounds); {} pairs of \
+             neighbouring rounds, {} with their tick_to_algo p50s within {SAME_PLACEMENT_NS} ns",
+            self.change.text(),
+            cmp.pairs,
+            cmp.same_placement
+        );
+        println!(
+            "{:<22} {:>8} {:>8} {:>9} {:>8} {:>7}",
+            "p50 per round, ns", "A med", "B med", "B-A med", "B lower", "higher"
+        );
+        for s in &cmp.stages {
+            println!(
+                "{:<22} {:>8} {:>8} {:>+9} {:>8} {:>7}",
+                s.name, s.a_median, s.b_median, s.diff_median, s.b_lower, s.b_higher
+            );
+        }
+        let stages: serde_json::Map<_, _> = cmp
+            .stages
+            .iter()
+            .map(|s| {
+                let v = json!({
+                    "pairs": s.pairs,
+                    "a_median_ns": s.a_median,
+                    "b_median_ns": s.b_median,
+                    "b_minus_a_median_ns": s.diff_median,
+                    "b_lower": s.b_lower,
+                    "b_higher": s.b_higher,
+                });
+                (s.name.to_string(), v)
+            })
+            .collect();
+        let columns: Vec<&str> = STAGES.iter().map(|s| s.0).chain(QUIET).collect();
+        let rounds: Vec<_> = self
+            .rounds
+            .iter()
+            .map(|(side, p50)| {
+                let side = if *side == 0 { "A" } else { "B" };
+                json!({"side": side, "p50_ns": p50})
+            })
+            .collect();
+        json!({
+            "b": self.change.text(),
+            "what": "even rounds A (as configured), odd rounds B; pairs of neighbouring \
+                     rounds whose tick_to_algo p50s are within same_placement_ns; the \
+                     tables and ratios above are A's rounds only",
+            "same_placement_ns": SAME_PLACEMENT_NS,
+            "pairs": cmp.pairs,
+            "pairs_same_placement": cmp.same_placement,
+            "p50": stages,
+            "columns": columns,
+            "rounds": rounds,
+        })
+    }
+}
+
+/// One stage's paired p50s.
+#[derive(Debug, PartialEq, Eq)]
+struct StageCmp {
+    name: &'static str,
+    pairs: usize,
+    a_median: i64,
+    b_median: i64,
+    /// The median of the pairs' differences (not the difference of the medians).
+    diff_median: i64,
+    b_lower: usize,
+    b_higher: usize,
+}
+
+#[derive(Debug)]
+struct Comparison {
+    pairs: usize,
+    same_placement: usize,
+    stages: Vec<StageCmp>,
+}
+
+/// Pairs rounds 2k (A) and 2k + 1 (B) and compares the pairs of the same placement.
+fn compare(rounds: &[Round]) -> Comparison {
+    let tta = STAGES
+        .iter()
+        .position(|s| s.0 == "tick_to_algo")
+        .expect("a stage");
+    let pairs: Vec<(&[u64], &[u64])> = rounds
+        .chunks_exact(2)
+        .filter(|c| c[0].0 == 0 && c[1].0 == 1)
+        .map(|c| (&c[0].1[..], &c[1].1[..]))
+        .collect();
+    let kept: Vec<_> = pairs
+        .iter()
+        .filter(|(a, b)| a[tta] > 0 && b[tta] > 0 && a[tta].abs_diff(b[tta]) <= SAME_PLACEMENT_NS)
+        .collect();
+    let names = STAGES.iter().map(|s| s.0).chain(QUIET);
+    let stages = names
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let rows: Vec<(i64, i64)> = kept
+                .iter()
+                .filter(|(a, b)| a[i] > 0 && b[i] > 0)
+                .map(|(a, b)| (a[i] as i64, b[i] as i64))
+                .collect();
+            (!rows.is_empty()).then(|| StageCmp {
+                name,
+                pairs: rows.len(),
+                a_median: median(rows.iter().map(|r| r.0)),
+                b_median: median(rows.iter().map(|r| r.1)),
+                diff_median: median(rows.iter().map(|r| r.1 - r.0)),
+                b_lower: rows.iter().filter(|r| r.1 < r.0).count(),
+                b_higher: rows.iter().filter(|r| r.1 > r.0).count(),
+            })
+        })
+        .collect();
+    Comparison {
+        pairs: pairs.len(),
+        same_placement: kept.len(),
+        stages,
+    }
+}
+
+/// The median (the mean of the middle two for an even count).
+fn median(values: impl Iterator<Item = i64>) -> i64 {
+    let mut v: Vec<i64> = values.collect();
+    v.sort_unstable();
+    match v.len() {
+        0 => 0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_and_bad_ones_are_named() {
+        assert_eq!(AbChange::parse("hot_polls=0"), Ok(AbChange::HotPolls(0)));
+        assert_eq!(
+            AbChange::parse(" warm_interval_us = 5"),
+            Ok(AbChange::WarmIntervalUs(5))
+        );
+        assert_eq!(
+            AbChange::parse("direct_orders=false"),
+            Ok(AbChange::DirectOrders(false))
+        );
+        assert!(
+            AbChange::parse("hot_polls")
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
+        assert!(
+            AbChange::parse("hot_polls=-1")
+                .unwrap_err()
+                .contains("hot_polls")
+        );
+        assert!(
+            AbChange::parse("idle=spin")
+                .unwrap_err()
+                .contains("unknown setting")
+        );
+    }
+
+    /// A round whose stages all read `v`, except `tick_to_algo` = `tta`.
+    fn round(side: usize, v: u64, tta: u64) -> Round {
+        let mut p50 = vec![v; STAGES.len() + QUIET.len()];
+        p50[3] = tta;
+        (side, p50)
+    }
+
+    #[test]
+    fn pairs_of_another_placement_are_left_out() {
+        assert_eq!(STAGES[3].0, "tick_to_algo");
+        let rounds = [
+            round(0, 200, 90),
+            round(1, 180, 95), // B 20 lower
+            round(0, 300, 250),
+            round(1, 150, 90), // placement changed: left out
+            round(0, 200, 100),
+            round(1, 210, 100), // B 10 higher
+            round(0, 200, 100),
+            round(1, 170, 110), // B 30 lower
+            round(0, 999, 100), // no B: no pair
+        ];
+        let c = compare(&rounds);
+        assert_eq!((c.pairs, c.same_placement), (4, 3));
+        let o2c = c.stages.iter().find(|s| s.name == "order_to_core").unwrap();
+        assert_eq!(
+            (o2c.pairs, o2c.a_median, o2c.b_median, o2c.diff_median),
+            (3, 200, 180, -20)
+        );
+        assert_eq!((o2c.b_lower, o2c.b_higher), (2, 1));
+        assert!(c.stages.iter().any(|s| s.name == "core_to_ack_quiet"));
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median([3, 1, 2].into_iter()), 2);
+        assert_eq!(median([4, 1, 2, 3].into_iter()), 2);
+        assert_eq!(median(std::iter::empty()), 0);
+    }
+}
