@@ -735,7 +735,6 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         let polls = gw.handler().polls;
-        assert!(polls < 21 + 16 * 10_000);
         assert_eq!(gw.poll_hot(16), 1, "it is still there: no turn reaped it");
         assert_eq!(
             gw.handler().polls,
