@@ -497,6 +497,11 @@ impl Directory {
         self.mapping.header().generation.load(Ordering::Relaxed)
     }
 
+    /// The core's ends of slot `i`'s rings, to look at (their state needs no `&mut`).
+    pub fn rings(&self, i: usize) -> &(Consumer, Producer) {
+        &self.rings[i]
+    }
+
     /// The core's ends of slot `i`'s rings: (orders consumer, responses producer).
     pub fn rings_mut(&mut self, i: usize) -> &mut (Consumer, Producer) {
         &mut self.rings[i]

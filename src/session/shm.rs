@@ -488,12 +488,13 @@ impl Sessions {
         (!algos.dir.rings_mut(i).0.has_record()).then_some((i, acc))
     }
 
-    /// Whether slot `i`'s order ring holds a record (the warm pass stops for it).
+    /// Whether any active slot's order ring holds a record (one load per slot): the
+    /// warm pass stops for it, whichever slot it warms.
     #[inline]
-    pub(super) fn algo_order_waiting(&mut self, i: usize) -> bool {
+    pub(super) fn algo_order_ready(&self) -> bool {
         self.algos
-            .as_mut()
-            .is_some_and(|a| a.dir.rings_mut(i).0.has_record())
+            .as_ref()
+            .is_some_and(|a| a.active.iter().any(|&i| a.dir.rings(i).0.has_record()))
     }
 
     /// Hints the CPU to fetch, for writing, the line slot `i`'s next response goes to

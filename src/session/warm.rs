@@ -7,7 +7,8 @@
 //! functions of each step, each result kept in scratch buffers:
 //!
 //! 0. the order path's machine code, section `tg_hot` ([`crate::hot`]), prefetched
-//!    into L2 a chunk at a time, looking for a waiting order between chunks;
+//!    into L2 a chunk at a time, looking for a waiting order between chunks (in any
+//!    active slot's ring, not only the one warmed: a pass gives way to every algo);
 //! 1. the canned order-ring record (an IOC buy at the bottom of the first instrument's
 //!    band) decoded as `drain_slot_records` and `on_ouch` do ([`OrderHeader::decode`],
 //!    [`Inbound::decode`]), with the account's next UserRefNum read, not consumed;
@@ -31,7 +32,7 @@
 //! No journal record, stream message, ITCH message, order id or UserRefNum is used up,
 //! no map, book or risk state changes; only [`SessionCounters::warm_passes`] counts.
 //! A pass starts only on a turn that did no work, gives up before the core's part and
-//! before the answer if an order came meanwhile, and never allocates, locks or calls
+//! before the answer if an order came meanwhile (from any slot), and never allocates, locks or calls
 //! the kernel.
 //!
 //! [`SessionCounters::warm_passes`]: super::SessionCounters::warm_passes
@@ -142,7 +143,7 @@ impl Sessions {
         // The code first: its lines go to L2 only, and the data lines below to L1.
         let mut at = 0;
         while let Some(next) = crate::hot::prefetch_chunk(at) {
-            if self.algo_order_waiting(slot) {
+            if self.algo_order_ready() {
                 return None;
             }
             at = next;
@@ -167,11 +168,11 @@ impl Sessions {
         if !direct {
             self.commands.prefetch_next();
         }
-        if self.algo_order_waiting(slot) {
+        if self.algo_order_ready() {
             return None;
         }
         let core = self.warm.core.as_mut().map_or(0, |f| f(&command));
-        if self.algo_order_waiting(slot) {
+        if self.algo_order_ready() {
             return None;
         }
         self.warm_answer(slot, &cmd, &info, direct);
