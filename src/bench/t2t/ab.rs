@@ -10,10 +10,9 @@
 //! its two `tick_to_algo` p50s are within [`SAME_PLACEMENT_NS`]: that stage (server →
 //! algo) is what the placement moves and a change to the server's order path does not.
 
-use hdrhistogram::Histogram;
 use serde_json::json;
 
-use super::{STAGES, T2tArgs, TickStamps};
+use super::{STAGES, Stages, T2tArgs, TickStamps};
 use crate::bench::report::latency_histogram;
 use crate::clock::Clock;
 
@@ -98,19 +97,16 @@ impl AbRounds {
         ticks: &[TickStamps],
         quiet: &[TickStamps],
         clock: &Clock,
+        interval_ns: u64,
     ) {
-        let mut hists: Vec<Histogram<u64>> = (0..STAGES.len() + QUIET.len())
-            .map(|_| latency_histogram())
-            .collect();
-        let ns = |a: u64, b: u64| clock.ticks_to_ns(b.saturating_sub(a)).max(1);
+        // The stages as measured (`Stages::raw`), then the quiet ones.
+        let mut stages = Stages::new();
         for t in ticks {
-            for (h, (_, from, to, _)) in hists.iter_mut().zip(STAGES) {
-                let (a, b) = (t.get(from), t.get(to));
-                if a != 0 && b != 0 {
-                    h.saturating_record(ns(a, b));
-                }
-            }
+            stages.record(t, clock, interval_ns);
         }
+        let mut hists = stages.raw;
+        hists.extend(QUIET.map(|_| latency_histogram()));
+        let ns = |a: u64, b: u64| clock.ticks_to_ns(b.saturating_sub(a)).max(1);
         for t in quiet.iter().filter(|t| t.core_recv != 0) {
             hists[STAGES.len()].saturating_record(ns(t.order_send, t.core_recv));
             hists[STAGES.len() + 1].saturating_record(ns(t.core_recv, t.algo_ack));

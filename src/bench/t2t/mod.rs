@@ -425,7 +425,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
             out.missed
         );
         if let Some(ab) = &mut ab {
-            ab.record(side, &out.ticks, &out.quiet, &clock);
+            ab.record(side, &out.ticks, &out.quiet, &clock, interval_ns);
         }
         (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
         std::thread::sleep(Duration::from_millis(args.pause_ms));
