@@ -648,14 +648,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_stale_cqe_for_a_reused_slot_is_ignored() {
-        let opts = GatewayOptions {
+    /// A quiet gateway with room for one connection.
+    fn one_connection() -> GatewayOptions {
+        GatewayOptions {
             max_connections: 1,
             log_connections: false,
             ..GatewayOptions::default()
-        };
-        let mut gw = Gateway::new(opts, CountingEcho(0)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_stale_cqe_for_a_reused_slot_is_ignored() {
+        let mut gw = Gateway::new(one_connection(), CountingEcho(0)).unwrap();
         let first = TcpStream::connect(gw.local_addr()).unwrap();
         pump_until(&mut gw, |g| g.open_connections() == 1);
         let old = gw.table.id_of(0);
@@ -712,16 +716,11 @@ mod tests {
 
     #[test]
     fn hot_polls_stop_at_work_or_a_socket_event_and_run_their_count_otherwise() {
-        let opts = GatewayOptions {
-            max_connections: 1,
-            log_connections: false,
-            ..GatewayOptions::default()
-        };
         let hot = Hot {
             polls: 0,
             work_at: 5,
         };
-        let mut gw = Gateway::new(opts, hot).unwrap();
+        let mut gw = Gateway::new(one_connection(), hot).unwrap();
         gw.do_work(); // enables the ring, submits the accept
         assert_eq!(gw.poll_hot(16), 1, "the fifth poll's work");
         assert_eq!(gw.handler().polls, 5);
