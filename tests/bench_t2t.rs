@@ -200,8 +200,10 @@ fn shm_tick_to_trade_alternates_the_server_round_by_round_with_ab() {
     let o2c = columns.iter().position(|&c| c == "order_to_core").unwrap();
     for r in rounds {
         let p50 = r["p50_ns"].as_array().unwrap();
-        assert_eq!(p50.len(), columns.len());
-        assert!(p50[o2c].as_u64().unwrap() > 0, "{r}");
+        let p99 = r["p99_ns"].as_array().unwrap();
+        assert_eq!((p50.len(), p99.len()), (columns.len(), columns.len()));
+        let (p50, p99) = (p50[o2c].as_u64().unwrap(), p99[o2c].as_u64().unwrap());
+        assert!(p50 > 0 && p99 >= p50, "{r}");
     }
     // The table is A's round alone.
     assert!(

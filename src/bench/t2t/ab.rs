@@ -5,14 +5,19 @@
 //! every later stage together by more than most changes to the server are worth
 //! (docs/LATENCY.md § Comparing within a run). With `--ab`, even rounds run the server
 //! as configured (A) and odd rounds with one `[threads]` setting changed (B). Each
-//! round's p50s are kept (as measured, not corrected for coordinated omission: a p50
-//! hardly moves with it), and rounds 2k and 2k + 1 make a pair. A pair counts only when
-//! its two `tick_to_algo` p50s are within [`SAME_PLACEMENT_NS`]: that stage (server →
-//! algo) is what the placement moves and a change to the server's order path does not.
+//! round's p50s and p99s are kept (as measured, not corrected for coordinated omission:
+//! the comparison is of the server's work, not of the schedule), and rounds 2k and
+//! 2k + 1 make a pair. A pair counts only when its two `tick_to_algo` p50s are within
+//! [`SAME_PLACEMENT_NS`]: that stage (server → algo) is what the placement moves and a
+//! change to the server's order path does not. The p99s are compared over the same
+//! pairs: a change that moves the tail (a wait behind other work) shows there, not in
+//! the p50.
 
 use serde_json::json;
 
-use super::{STAGES, Stages, T2tArgs, TickStamps};
+use hdrhistogram::Histogram;
+
+use super::{RoundOutput, STAGES, Stages, T2tArgs};
 use crate::bench::report::latency_histogram;
 use crate::clock::Clock;
 
@@ -22,6 +27,10 @@ pub const SAME_PLACEMENT_NS: u64 = 15;
 
 /// The quiet stages kept per round after `STAGES`.
 const QUIET: [&str; 2] = ["order_to_core_quiet", "core_to_ack_quiet"];
+
+/// The last column of a round: its floor (the cache-line RTT measured at the round's
+/// start), so that a round's stages can be read against the placement it ran at.
+const FLOOR: &str = "floor";
 
 /// The `[threads]` setting the B rounds change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +81,18 @@ impl AbChange {
     }
 }
 
-/// One round: its side (0 = A, 1 = B) and p50s (ns; 0 = no sample), the stages in
-/// `STAGES` order, then the `QUIET` ones.
-type Round = (usize, Vec<u64>);
+/// The percentiles kept per round: name and quantile.
+const QUANTILES: [(&str, f64); 2] = [("p50", 0.5), ("p99", 0.99)];
 
-/// Each round's p50s, and their comparison.
+/// One round: its side (0 = A, 1 = B) and, per `QUANTILES` entry, its values (ns; 0 =
+/// no sample), the stages in `STAGES` order, then the `QUIET` ones, then `FLOOR`.
+#[derive(Debug, Clone)]
+struct Round {
+    side: usize,
+    at: [Vec<u64>; QUANTILES.len()],
+}
+
+/// Each round's p50s and p99s, and their comparison.
 pub(super) struct AbRounds {
     change: AbChange,
     rounds: Vec<Round>,
@@ -90,100 +106,125 @@ impl AbRounds {
         }
     }
 
-    /// Keeps one round's p50s.
+    /// Keeps one round's p50s and p99s.
     pub(super) fn record(
         &mut self,
         side: usize,
-        ticks: &[TickStamps],
-        quiet: &[TickStamps],
+        out: &RoundOutput,
+        floor: &Histogram<u64>,
         clock: &Clock,
         interval_ns: u64,
     ) {
-        // The stages as measured (`Stages::raw`), then the quiet ones.
+        // The stages as measured (`Stages::raw`), then the quiet ones, then the floor.
         let mut stages = Stages::new();
-        for t in ticks {
+        for t in &out.ticks {
             stages.record(t, clock, interval_ns);
         }
         let mut hists = stages.raw;
         hists.extend(QUIET.map(|_| latency_histogram()));
         let ns = |a: u64, b: u64| clock.ticks_to_ns(b.saturating_sub(a)).max(1);
-        for t in quiet.iter().filter(|t| t.core_recv != 0) {
+        for t in out.quiet.iter().filter(|t| t.core_recv != 0) {
             hists[STAGES.len()].saturating_record(ns(t.order_send, t.core_recv));
             hists[STAGES.len() + 1].saturating_record(ns(t.core_recv, t.algo_ack));
         }
-        let p50 = hists
-            .iter()
-            .map(|h| {
-                if h.is_empty() {
-                    0
-                } else {
-                    h.value_at_quantile(0.5)
-                }
-            })
-            .collect();
-        self.rounds.push((side, p50));
+        hists.push(floor.clone());
+        let at = QUANTILES.map(|(_, q)| {
+            hists
+                .iter()
+                .map(|h| {
+                    if h.is_empty() {
+                        0
+                    } else {
+                        h.value_at_quantile(q)
+                    }
+                })
+                .collect()
+        });
+        self.rounds.push(Round { side, at });
     }
 
     /// Prints the paired differences and returns them as the JSON `ab` object.
     pub(super) fn report(&self) -> serde_json::Value {
-        let cmp = compare(&self.rounds);
-        println!(
-            "--ab: A = as configured (even rounds), B = {} (odd rounds); {} pairs of \
-             neighbouring rounds, {} with their tick_to_algo p50s within {SAME_PLACEMENT_NS} ns",
-            self.change.text(),
-            cmp.pairs,
-            cmp.same_placement
-        );
-        println!(
-            "{:<22} {:>8} {:>8} {:>9} {:>8} {:>7}",
-            "p50 per round, ns", "A med", "B med", "B-A med", "B lower", "higher"
-        );
-        for s in &cmp.stages {
+        let mut out = serde_json::Map::new();
+        for (q, (name, _)) in QUANTILES.iter().enumerate() {
+            let cmp = compare(&self.rounds, q);
+            if q == 0 {
+                println!(
+                    "--ab: A = as configured (even rounds), B = {} (odd rounds); {} pairs of \
+                     neighbouring rounds, {} with their tick_to_algo p50s within \
+                     {SAME_PLACEMENT_NS} ns",
+                    self.change.text(),
+                    cmp.pairs,
+                    cmp.same_placement
+                );
+                out.insert("pairs".into(), cmp.pairs.into());
+                out.insert("pairs_same_placement".into(), cmp.same_placement.into());
+            }
             println!(
-                "{:<22} {:>8} {:>8} {:>+9} {:>8} {:>7}",
-                s.name, s.a_median, s.b_median, s.diff_median, s.b_lower, s.b_higher
+                "{:<22} {:>8} {:>8} {:>9} {:>8} {:>7}",
+                format!("{name} per round, ns"),
+                "A med",
+                "B med",
+                "B-A med",
+                "B lower",
+                "higher"
             );
+            for s in &cmp.stages {
+                println!(
+                    "{:<22} {:>8} {:>8} {:>+9} {:>8} {:>7}",
+                    s.name, s.a_median, s.b_median, s.diff_median, s.b_lower, s.b_higher
+                );
+            }
+            out.insert((*name).into(), stages_json(&cmp.stages));
         }
-        let stages: serde_json::Map<_, _> = cmp
-            .stages
-            .iter()
-            .map(|s| {
-                let v = json!({
-                    "pairs": s.pairs,
-                    "a_median_ns": s.a_median,
-                    "b_median_ns": s.b_median,
-                    "b_minus_a_median_ns": s.diff_median,
-                    "b_lower": s.b_lower,
-                    "b_higher": s.b_higher,
-                });
-                (s.name.to_string(), v)
-            })
-            .collect();
-        let columns: Vec<&str> = STAGES.iter().map(|s| s.0).chain(QUIET).collect();
+        let columns: Vec<&str> = columns().collect();
         let rounds: Vec<_> = self
             .rounds
             .iter()
-            .map(|(side, p50)| {
-                let side = if *side == 0 { "A" } else { "B" };
-                json!({"side": side, "p50_ns": p50})
+            .map(|r| {
+                let mut round = serde_json::Map::new();
+                round.insert("side".into(), if r.side == 0 { "A" } else { "B" }.into());
+                for ((name, _), values) in QUANTILES.iter().zip(&r.at) {
+                    round.insert(format!("{name}_ns"), json!(values));
+                }
+                round
             })
             .collect();
-        json!({
-            "b": self.change.text(),
-            "what": "even rounds A (as configured), odd rounds B; pairs of neighbouring \
-                     rounds whose tick_to_algo p50s are within same_placement_ns; the \
-                     tables and ratios above are A's rounds only",
-            "same_placement_ns": SAME_PLACEMENT_NS,
-            "pairs": cmp.pairs,
-            "pairs_same_placement": cmp.same_placement,
-            "p50": stages,
-            "columns": columns,
-            "rounds": rounds,
-        })
+        out.insert("b".into(), self.change.text().into());
+        out.insert(
+            "what".into(),
+            "even rounds A (as configured), odd rounds B; pairs of neighbouring rounds whose \
+             tick_to_algo p50s are within same_placement_ns, their p50s and p99s compared; \
+             the tables and ratios above are A's rounds only"
+                .into(),
+        );
+        out.insert("same_placement_ns".into(), SAME_PLACEMENT_NS.into());
+        out.insert("columns".into(), json!(columns));
+        out.insert("rounds".into(), rounds.into());
+        out.into()
     }
 }
 
-/// One stage's paired p50s.
+/// One percentile's comparison as JSON, by stage.
+fn stages_json(stages: &[StageCmp]) -> serde_json::Value {
+    stages
+        .iter()
+        .map(|s| {
+            let v = json!({
+                "pairs": s.pairs,
+                "a_median_ns": s.a_median,
+                "b_median_ns": s.b_median,
+                "b_minus_a_median_ns": s.diff_median,
+                "b_lower": s.b_lower,
+                "b_higher": s.b_higher,
+            });
+            (s.name.to_string(), v)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// One stage's paired values of one percentile.
 #[derive(Debug, PartialEq, Eq)]
 struct StageCmp {
     name: &'static str,
@@ -203,23 +244,28 @@ struct Comparison {
     stages: Vec<StageCmp>,
 }
 
-/// Pairs rounds 2k (A) and 2k + 1 (B) and compares the pairs of the same placement.
-fn compare(rounds: &[Round]) -> Comparison {
+/// Pairs rounds 2k (A) and 2k + 1 (B) and compares percentile `q` (a `QUANTILES`
+/// index) over the pairs of the same placement (by their `tick_to_algo` p50s).
+fn compare(rounds: &[Round], q: usize) -> Comparison {
     let tta = STAGES
         .iter()
         .position(|s| s.0 == "tick_to_algo")
         .expect("a stage");
-    let pairs: Vec<(&[u64], &[u64])> = rounds
+    let pairs: Vec<(&Round, &Round)> = rounds
         .chunks_exact(2)
-        .filter(|c| c[0].0 == 0 && c[1].0 == 1)
-        .map(|c| (&c[0].1[..], &c[1].1[..]))
+        .filter(|c| c[0].side == 0 && c[1].side == 1)
+        .map(|c| (&c[0], &c[1]))
         .collect();
-    let kept: Vec<_> = pairs
+    let same_placement = |a: &Round, b: &Round| {
+        let (a, b) = (a.at[0][tta], b.at[0][tta]);
+        a > 0 && b > 0 && a.abs_diff(b) <= SAME_PLACEMENT_NS
+    };
+    let kept: Vec<(&[u64], &[u64])> = pairs
         .iter()
-        .filter(|(a, b)| a[tta] > 0 && b[tta] > 0 && a[tta].abs_diff(b[tta]) <= SAME_PLACEMENT_NS)
+        .filter(|(a, b)| same_placement(a, b))
+        .map(|(a, b)| (&a.at[q][..], &b.at[q][..]))
         .collect();
-    let names = STAGES.iter().map(|s| s.0).chain(QUIET);
-    let stages = names
+    let stages = columns()
         .enumerate()
         .filter_map(|(i, name)| {
             let rows: Vec<(i64, i64)> = kept
@@ -243,6 +289,11 @@ fn compare(rounds: &[Round]) -> Comparison {
         same_placement: kept.len(),
         stages,
     }
+}
+
+/// A round's columns: `STAGES`, `QUIET`, `FLOOR`.
+fn columns() -> impl Iterator<Item = &'static str> {
+    STAGES.iter().map(|s| s.0).chain(QUIET).chain([FLOOR])
 }
 
 /// The median (the mean of the middle two for an even count).
@@ -288,11 +339,16 @@ mod tests {
         );
     }
 
-    /// A round whose stages all read `v`, except `tick_to_algo` = `tta`.
+    /// A round whose stages' p50s all read `v`, except `tick_to_algo` = `tta`, and
+    /// whose p99s are ten times its p50s.
     fn round(side: usize, v: u64, tta: u64) -> Round {
-        let mut p50 = vec![v; STAGES.len() + QUIET.len()];
+        let mut p50 = vec![v; columns().count()];
         p50[3] = tta;
-        (side, p50)
+        let p99 = p50.iter().map(|v| v * 10).collect();
+        Round {
+            side,
+            at: [p50, p99],
+        }
     }
 
     #[test]
@@ -309,7 +365,7 @@ mod tests {
             round(1, 170, 110), // B 30 lower
             round(0, 999, 100), // no B: no pair
         ];
-        let c = compare(&rounds);
+        let c = compare(&rounds, 0);
         assert_eq!((c.pairs, c.same_placement), (4, 3));
         let o2c = c.stages.iter().find(|s| s.name == "order_to_core").unwrap();
         assert_eq!(
@@ -318,6 +374,15 @@ mod tests {
         );
         assert_eq!((o2c.b_lower, o2c.b_higher), (2, 1));
         assert!(c.stages.iter().any(|s| s.name == "core_to_ack_quiet"));
+        assert!(c.stages.iter().any(|s| s.name == "floor"));
+        // The p99s: the same pairs (placement still by the p50s), their own values.
+        let c = compare(&rounds, 1);
+        assert_eq!((c.pairs, c.same_placement), (4, 3));
+        let o2c = c.stages.iter().find(|s| s.name == "order_to_core").unwrap();
+        assert_eq!(
+            (o2c.pairs, o2c.a_median, o2c.b_median, o2c.diff_median),
+            (3, 2000, 1800, -200)
+        );
     }
 
     #[test]

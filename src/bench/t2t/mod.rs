@@ -403,7 +403,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
             (Some(b), 1) => b,
             _ => args,
         };
-        floor_round(args, rounds, cpus, &clock, &mut floor);
+        let round_floor = floor_round(args, rounds, cpus, &clock, &mut floor);
         sparse_floor_round(args, rounds, cpus, &clock, &mut floor_sparse);
         if with_echo {
             echo::round(args, round, rounds, &clock, &mut echo)?;
@@ -425,7 +425,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
             out.missed
         );
         if let Some(ab) = &mut ab {
-            ab.record(side, &out.ticks, &out.quiet, &clock, interval_ns);
+            ab.record(side, &out, &round_floor, &clock, interval_ns);
         }
         (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
         std::thread::sleep(Duration::from_millis(args.pause_ms));
@@ -485,12 +485,28 @@ fn effective(args: &T2tArgs) -> T2tArgs {
 
 /// One round of the cache-line floor sweep (MEASURING.md rule 2) between the algo's
 /// and the server's CPUs: 1024 lines per direction, the slot count of an algo ring.
-fn floor_round(args: &T2tArgs, rounds: u64, cpus: Cpus, clock: &Clock, h: &mut Histogram<u64>) {
+fn floor_round(
+    args: &T2tArgs,
+    rounds: u64,
+    cpus: Cpus,
+    clock: &Clock,
+    h: &mut Histogram<u64>,
+) -> Histogram<u64> {
     let iters = args.floor_iters.div_ceil(rounds);
     // Off the echo's CPU before it starts spinning there (a tick thread may have run on it):
     // under SCHED_FIFO an equal-priority spinner would never let this thread back.
     pin(cpus.pinger, "floor pinger");
-    pingpong::rtt(pingpong::floor_pair(1024), iters / 5, iters, cpus, clock, h);
+    let mut round = latency_histogram();
+    pingpong::rtt(
+        pingpong::floor_pair(1024),
+        iters / 5,
+        iters,
+        cpus,
+        clock,
+        &mut round,
+    );
+    h.add(&round).expect("histograms of the same bounds");
+    round
 }
 
 /// One round of the sparse floor: the same sweep pair and CPUs as [`floor_round`],
