@@ -92,14 +92,16 @@ struct Round {
     at: [Vec<u64>; QUANTILES.len()],
 }
 
-/// Each round's p50s and p99s, and their comparison.
-pub(super) struct AbRounds {
-    change: AbChange,
+/// Every round's p50s and p99s: their ratios to the round's own floor, and with
+/// `--ab` the comparison of the two sides.
+pub(super) struct Rounds {
+    change: Option<AbChange>,
     rounds: Vec<Round>,
 }
 
-impl AbRounds {
-    pub(super) fn new(change: AbChange) -> Self {
+impl Rounds {
+    /// Rounds all as configured (`None`), or alternating A and B.
+    pub(super) fn new(change: Option<AbChange>) -> Self {
         Self {
             change,
             rounds: Vec::new(),
@@ -143,8 +145,9 @@ impl AbRounds {
         self.rounds.push(Round { side, at });
     }
 
-    /// Prints the paired differences and returns them as the JSON `ab` object.
-    pub(super) fn report(&self) -> serde_json::Value {
+    /// `--ab`: prints the paired differences and returns them as the JSON `ab` object.
+    pub(super) fn report_ab(&self) -> Option<serde_json::Value> {
+        let change = self.change?;
         let mut out = serde_json::Map::new();
         for (q, (name, _)) in QUANTILES.iter().enumerate() {
             let cmp = compare(&self.rounds, q);
@@ -153,7 +156,7 @@ impl AbRounds {
                     "--ab: A = as configured (even rounds), B = {} (odd rounds); {} pairs of \
                      neighbouring rounds, {} with their tick_to_algo p50s within \
                      {SAME_PLACEMENT_NS} ns",
-                    self.change.text(),
+                    change.text(),
                     cmp.pairs,
                     cmp.same_placement
                 );
@@ -190,7 +193,7 @@ impl AbRounds {
                 round
             })
             .collect();
-        out.insert("b".into(), self.change.text().into());
+        out.insert("b".into(), change.text().into());
         out.insert(
             "what".into(),
             "even rounds A (as configured), odd rounds B; pairs of neighbouring rounds whose \
@@ -201,7 +204,75 @@ impl AbRounds {
         out.insert("same_placement_ns".into(), SAME_PLACEMENT_NS.into());
         out.insert("columns".into(), json!(columns));
         out.insert("rounds".into(), rounds.into());
-        out.into()
+        Some(out.into())
+    }
+
+    /// Over the A rounds (all rounds without `--ab`): the median, least and greatest
+    /// of each round's `stage` p50 divided by its own floor's p50 (`None`: no round
+    /// has both).
+    pub(super) fn ratio_to_floor(&self, stage: &str) -> Option<Spread> {
+        let i = columns().position(|c| c == stage)?;
+        let floor = columns().position(|c| c == FLOOR)?;
+        let mut v: Vec<f64> = self
+            .rounds
+            .iter()
+            .filter(|r| r.side == 0 && r.at[0][i] > 0 && r.at[0][floor] > 0)
+            .map(|r| r.at[0][i] as f64 / r.at[0][floor] as f64)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = match n {
+            0 => return None,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        };
+        Some(Spread {
+            median,
+            min: v[0],
+            max: v[n - 1],
+            rounds: n,
+        })
+    }
+
+    /// The JSON `by_round` object: the per-round ratios and the A rounds' p50s they
+    /// come from.
+    pub(super) fn by_round_json(&self) -> serde_json::Value {
+        let shown = ["floor", "tick_to_algo", "t2t", "ack_rtt"];
+        let idx: Vec<usize> = shown
+            .iter()
+            .filter_map(|s| columns().position(|c| c == *s))
+            .collect();
+        let rounds: Vec<Vec<u64>> = self
+            .rounds
+            .iter()
+            .filter(|r| r.side == 0)
+            .map(|r| idx.iter().map(|&i| r.at[0][i]).collect())
+            .collect();
+        let spread = |stage| self.ratio_to_floor(stage).map(Spread::json);
+        json!({
+            "what": "each round's p50 over the floor's p50 measured at the start of the same \
+                     round, median (least, greatest) over the rounds; A's rounds with --ab",
+            "t2t_p50_vs_floor": spread("t2t"),
+            "ack_rtt_p50_vs_floor": spread("ack_rtt"),
+            "columns_p50_ns": shown,
+            "rounds": rounds,
+        })
+    }
+}
+
+/// A ratio's median, least and greatest value over some rounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub rounds: usize,
+}
+
+impl Spread {
+    fn json(self) -> serde_json::Value {
+        let r = |x: f64| (x * 1000.0).round() / 1000.0;
+        json!({"median": r(self.median), "min": r(self.min), "max": r(self.max), "rounds": self.rounds})
     }
 }
 
@@ -383,6 +454,27 @@ mod tests {
             (o2c.pairs, o2c.a_median, o2c.b_median, o2c.diff_median),
             (3, 2000, 1800, -200)
         );
+    }
+
+    #[test]
+    fn ratios_to_each_rounds_own_floor() {
+        let floor = columns().position(|c| c == FLOOR).unwrap();
+        let t2t = columns().position(|c| c == "t2t").unwrap();
+        let mut r = Rounds::new(None);
+        for (v, f) in [(200, 100), (300, 100), (900, 600), (0, 100), (150, 0)] {
+            let mut round = round(0, 0, 0);
+            (round.at[0][t2t], round.at[0][floor]) = (v, f);
+            r.rounds.push(round);
+        }
+        // 2.0, 3.0, 1.5; the rounds without a t2t or a floor left out.
+        let s = r.ratio_to_floor("t2t").unwrap();
+        assert_eq!((s.median, s.min, s.max, s.rounds), (2.0, 1.5, 3.0, 3));
+        // With --ab only A's rounds count.
+        r.rounds[1].side = 1;
+        let s = r.ratio_to_floor("t2t").unwrap();
+        assert_eq!((s.median, s.rounds), (1.75, 2));
+        assert!(r.ratio_to_floor("ack_rtt").is_none());
+        assert!(r.report_ab().is_none());
     }
 
     #[test]

@@ -395,10 +395,10 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     if args.ab.is_some() && rounds < 2 {
         return Err("--ab needs at least two rounds (--rounds)".into());
     }
-    let mut ab = args.ab.map(ab::AbRounds::new);
+    let mut by_round = ab::Rounds::new(args.ab);
     let args_b = args.ab.map(|change| change.apply(args));
     for round in 0..rounds {
-        let side = usize::from(ab.is_some() && round % 2 == 1);
+        let side = usize::from(args.ab.is_some() && round % 2 == 1);
         let server_args = match (&args_b, side) {
             (Some(b), 1) => b,
             _ => args,
@@ -424,13 +424,11 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
             out.ticks.len(),
             out.missed
         );
-        if let Some(ab) = &mut ab {
-            ab.record(side, &out, &round_floor, &clock, interval_ns);
-        }
+        by_round.record(side, &out, &round_floor, &clock, interval_ns);
         (missed, late, threads) = (missed + out.missed, late + out.late, out.threads);
         std::thread::sleep(Duration::from_millis(args.pause_ms));
         if side == 1 {
-            // B's rounds are in `ab` only.
+            // B's rounds are in `by_round` only.
             continue;
         }
         for t in &out.ticks {
@@ -458,7 +456,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         board_record_ns: board_ns,
         rounds,
         quiet,
-        ab,
+        by_round,
     };
     report.print(args)?;
     Ok(ExitCode::SUCCESS)
@@ -652,8 +650,8 @@ struct Report {
     rounds: u64,
     /// Closed-loop, no ticks: order send → ack read, → server read, server read → ack.
     quiet: [Histogram<u64>; 3],
-    /// `--ab`: every round's p50s, A's and B's.
-    ab: Option<ab::AbRounds>,
+    /// Every round's p50s and p99s (with `--ab`, A's and B's).
+    by_round: ab::Rounds,
 }
 
 /// The histograms measured next to the stages, as the report names them.
@@ -883,8 +881,27 @@ impl Report {
         if let (Some(all), serde_json::Value::Object(more)) = (ratios.as_object_mut(), more) {
             all.extend(more);
         }
+        // Each round against its own floor: the host moves the two CPUs nearer and
+        // further apart between (and within) rounds, and a run's histograms mix those
+        // placements in different shares (docs/LATENCY.md § Ratios, by round).
+        let (t2t_rounds, rtt_rounds) = (
+            self.by_round.ratio_to_floor("t2t"),
+            self.by_round.ratio_to_floor("ack_rtt"),
+        );
+        let median = |s: Option<ab::Spread>| s.map_or(serde_json::Value::Null, |s| json!(ratio(s.median, 1.0)));
+        ratios["t2t_p50_vs_floor_by_round"] = median(t2t_rounds);
+        ratios["ack_rtt_p50_vs_floor_by_round"] = median(rtt_rounds);
         println!("ratios (÷ the floor's same percentile, unless named): {ratios}");
-        let ab = self.ab.as_ref().map(ab::AbRounds::report);
+        for (name, s) in [("t2t", t2t_rounds), ("ack_rtt", rtt_rounds)] {
+            if let Some(s) = s {
+                println!(
+                    "by round: {name} p50 ÷ the same round's floor p50: median {:.2}× \
+                     ({:.2}–{:.2}×, {} rounds)",
+                    s.median, s.min, s.max, s.rounds
+                );
+            }
+        }
+        let ab = self.by_round.report_ab();
         let stages: serde_json::Map<_, _> = STAGES
             .iter()
             .zip(&p)
@@ -936,6 +953,7 @@ impl Report {
             "late_ticks": self.late,
             "latency_board_record_ns": self.board_record_ns,
             "ratios": ratios,
+            "by_round": self.by_round.by_round_json(),
             "ab": ab,
         });
         if let Some(dir) = &args.out {
