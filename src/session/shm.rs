@@ -33,7 +33,8 @@ use super::Sessions;
 use crate::gateway::Outbox;
 use crate::ipc::directory::{ClaimReject, Directory, EndReason, SlotEvent};
 use crate::ipc::wire::{
-    AlgoOrderHook, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES, encode_response,
+    AlgoOrderHook, ORDER_HEADER_BYTES, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES,
+    encode_response,
 };
 use crate::proto::ouch::OuchError;
 use crate::proto::wire::Alpha;
@@ -227,9 +228,22 @@ impl Sessions {
             // 13 instructions fewer per record) put `core_to_ack` at a tick at a
             // median p50 of 662 ns against 481 (15 and 8 interleaved runs; quiet not
             // worse; cause not found: docs/LATENCY.md § Answers to algos).
-            let Some(len) = algos.dir.rings_mut(i).0.read(|r| {
+            // The arrival stamp (a tagged record, the board on) is taken as the record
+            // is found, before it is copied and decoded: `core_recv`, the end of
+            // tick-to-trade. Taken after the decode, it held ≈ 20 ns of this thread's
+            // own work at a tick (paired rounds, docs/LATENCY.md § The arrival stamp).
+            let stamp = algos.order_hook.is_some();
+            let Some((len, arrival)) = algos.dir.rings_mut(i).0.read(|r| {
+                let tagged = r
+                    .get(..ORDER_HEADER_BYTES)
+                    .is_some_and(|h| h.iter().any(|&b| b != 0));
+                let arrival = if stamp && tagged {
+                    crate::clock::rdtsc()
+                } else {
+                    0
+                };
                 record[..r.len()].copy_from_slice(r);
-                r.len()
+                (r.len(), arrival)
             }) else {
                 return done;
             };
@@ -242,7 +256,7 @@ impl Sessions {
                 if algos.stamped.len() == STAMPED_CAPACITY {
                     algos.run_order_hook();
                 }
-                algos.stamped.push((acc, header, crate::clock::rdtsc()));
+                algos.stamped.push((acc, header, arrival));
             }
             self.on_ouch(acc, msg, now, out);
         }
