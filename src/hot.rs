@@ -128,6 +128,169 @@ pub mod marks {
     }
 }
 
+/// Stage stamps (feature `stage-stamps`, measurement builds only): `lfence; rdtsc`
+/// at the steps of an algo order-ring record's path through the serving thread, one
+/// row per record, so that where an order's time goes can be read step by step
+/// (`tickgate bench tick-to-trade` prints the steps of the algo's Enter Orders at a
+/// tick, in the closed loop after the ticks and in its warm-up: docs/LATENCY.md § Stage
+/// stamps). The fence makes each stamp wait for the work before it, so a step's time
+/// is where it is incurred — and each stamp costs ≈ 20 ns, which every step includes.
+/// One serving thread: the rows are written by it alone (relaxed atomics, read after it
+/// stopped); past [`stamps::CAPACITY`] rows, nothing more is kept.
+#[cfg(feature = "stage-stamps")]
+pub mod stamps {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+    /// The steps, in path order: a row's columns after its tag.
+    pub const STEPS: [&str; 10] = [
+        "found",    // the record read out of the order ring
+        "session",  // into `on_ouch`
+        "direct",   // `Sessions::run_direct`: the session checks done
+        "core",     // `Core::run_direct`: the journal record encoded
+        "process",  // the journal append done, into the risk screen
+        "screened", // the screen passed, into the engine
+        "accepted", // the engine's Accepted reaches the session layer
+        "writing",  // the first answer's response-ring write begins
+        "answered", // the Accepted is in the stream and the ring
+        "done",     // `on_ouch` returned (the IOC's Canceled included)
+    ];
+
+    /// Rows kept at most.
+    pub const CAPACITY: usize = 1 << 19;
+
+    const COLS: usize = 1 + STEPS.len();
+
+    static TABLE: [[AtomicU64; COLS]; CAPACITY] =
+        [const { [const { AtomicU64::new(0) }; COLS] }; CAPACITY];
+    static CURRENT: [AtomicU64; COLS] = [const { AtomicU64::new(0) }; COLS];
+    static LEN: AtomicUsize = AtomicUsize::new(0);
+
+    /// One record's stamps.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Row {
+        /// The account (session) that sent it.
+        pub session: u16,
+        /// The OUCH message type.
+        pub msg_type: u8,
+        /// Its UserRefNum (Enter, Replace's new one, Cancel, Modify: bytes 1..5).
+        pub user_ref_num: u32,
+        /// TSC per step (`STEPS` order; 0 = not reached).
+        pub tsc: [u64; STEPS.len()],
+    }
+
+    /// A record of `session` is about to run: `msg` is its OUCH message. Starts the
+    /// row that [`end`] closes.
+    #[inline(always)]
+    pub fn begin(session: u16, msg: &[u8]) {
+        let urn = msg
+            .get(1..5)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let kind = msg.first().copied().unwrap_or(0);
+        let tag = u64::from(session) << 48 | u64::from(kind) << 32 | u64::from(urn);
+        CURRENT[0].store(tag, Relaxed);
+    }
+
+    /// Stamps step `i` (a `STEPS` index) of the current row.
+    #[inline(always)]
+    pub fn mark(i: usize) {
+        CURRENT[1 + i].store(fenced_tsc(), Relaxed);
+    }
+
+    /// Stamps step `i` unless the current row already has it.
+    #[inline(always)]
+    pub fn mark_first(i: usize) {
+        if CURRENT[1 + i].load(Relaxed) == 0 {
+            mark(i);
+        }
+    }
+
+    /// Closes the current row.
+    #[inline(never)]
+    pub fn end() {
+        let n = LEN.load(Relaxed);
+        if n < CAPACITY {
+            for (to, from) in TABLE[n].iter().zip(&CURRENT) {
+                to.store(from.swap(0, Relaxed), Relaxed);
+            }
+            LEN.store(n + 1, Relaxed);
+        }
+    }
+
+    /// Every row kept so far, oldest first.
+    pub fn rows() -> Vec<Row> {
+        TABLE[..LEN.load(Relaxed)]
+            .iter()
+            .map(|r| {
+                let tag = r[0].load(Relaxed);
+                let mut tsc = [0; STEPS.len()];
+                for (t, c) in tsc.iter_mut().zip(&r[1..]) {
+                    *t = c.load(Relaxed);
+                }
+                Row {
+                    session: (tag >> 48) as u16,
+                    msg_type: (tag >> 32) as u8,
+                    user_ref_num: tag as u32,
+                    tsc,
+                }
+            })
+            .collect()
+    }
+
+    #[inline(always)]
+    fn fenced_tsc() -> u64 {
+        // SAFETY: lfence and rdtsc have no preconditions on x86_64.
+        unsafe {
+            core::arch::x86_64::_mm_lfence();
+            core::arch::x86_64::_rdtsc()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_row_holds_its_tag_and_ordered_stamps() {
+            let before = rows().len();
+            // Enter Order 'O', UserRefNum 7.
+            begin(3, &[b'O', 0, 0, 0, 7, 0xff]);
+            mark(0);
+            mark_first(7);
+            mark_first(7);
+            mark(9);
+            end();
+            let rows = rows();
+            let r = rows[before];
+            assert_eq!((r.session, r.msg_type, r.user_ref_num), (3, b'O', 7));
+            assert!(r.tsc[0] > 0 && r.tsc[0] <= r.tsc[7] && r.tsc[7] <= r.tsc[9]);
+            assert_eq!(r.tsc[1], 0, "a step not reached stays 0");
+        }
+    }
+}
+
+/// [`stamps`]' calls with the feature `stage-stamps`; nothing without it:
+/// `stage_stamp!(i)` marks step `i`, `stage_stamp!(first i)` unless marked,
+/// `stage_stamp!(begin session, msg)` tags the row, `stage_stamp!(end)` closes it.
+macro_rules! stage_stamp {
+    (end) => {
+        #[cfg(feature = "stage-stamps")]
+        $crate::hot::stamps::end();
+    };
+    (begin $session:expr, $msg:expr) => {
+        #[cfg(feature = "stage-stamps")]
+        $crate::hot::stamps::begin($session, $msg);
+    };
+    (first $i:expr) => {
+        #[cfg(feature = "stage-stamps")]
+        $crate::hot::stamps::mark_first($i);
+    };
+    ($i:expr) => {
+        #[cfg(feature = "stage-stamps")]
+        $crate::hot::stamps::mark($i);
+    };
+}
+pub(crate) use stage_stamp;
+
 #[cfg(test)]
 mod tests {
     use super::*;

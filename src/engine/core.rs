@@ -423,6 +423,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         record: &[u8],
         take: impl FnMut(&OrderEvent) -> bool,
     ) -> bool {
+        crate::hot::stage_stamp!(3);
         let blocked = self
             .journal
             .as_ref()
@@ -442,6 +443,7 @@ impl<I: CommandInput, O: SessionOutput, M: MarketOutput, P: CommandProcessor> Co
         sink.seq = seq;
         sink.stats.commands += 1;
         sink.stats.direct += 1;
+        crate::hot::stage_stamp!(4);
         processor.process(cmd, &mut sink);
         true
     }

@@ -207,6 +207,7 @@ impl RiskCore {
     pub fn process<S: EventSink>(&mut self, cmd: &Command, sink: &mut S) {
         match self.screen(cmd) {
             Screen::Pass => {
+                crate::hot::stage_stamp!(5);
                 let mut obs = Observer {
                     ledger: &mut self.ledger,
                     accounts: &self.accounts,

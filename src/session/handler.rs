@@ -544,6 +544,7 @@ impl Sessions {
         info: Option<&OrderInfo>,
         out: &mut Outbox<'_>,
     ) -> bool {
+        crate::hot::stage_stamp!(2);
         if !self.pending_answers.is_empty() || self.responses.has_record() {
             return false;
         }

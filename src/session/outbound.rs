@@ -281,6 +281,7 @@ impl Sessions {
     /// An Accepted: the order gets its handle and open shares (or goes, if none), its
     /// Order Accepted is sent, and what waited for it runs.
     fn on_accepted(&mut self, acc: u16, e: &Accepted, mut out: Option<&mut Outbox<'_>>) {
+        crate::hot::stage_stamp!(6);
         let symbol = self.symbol(e.instrument);
         let (idx, urn) = (e.user_ref_idx, e.user_ref_num);
         let orders = &mut self.accounts[usize::from(acc)].orders;
@@ -297,6 +298,7 @@ impl Sessions {
         }
         let write = |b: &mut [u8]| encode::accepted(e, &entered, symbol, b);
         self.emit_with(acc, write, out.as_deref_mut());
+        crate::hot::stage_stamp!(8);
         self.after_answer(acc, idx, urn, e.ts_ns, out);
     }
 

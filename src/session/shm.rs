@@ -115,6 +115,7 @@ impl AlgoSlots {
         }
         let len = RESPONSE_HEADER_BYTES + msg.len();
         let responses = &mut self.dir.rings_mut(i).1;
+        crate::hot::stage_stamp!(first 7);
         responses
             .try_write(len, |buf| encode_response(seq, msg, buf))
             .is_ok()
@@ -247,6 +248,7 @@ impl Sessions {
             }) else {
                 return done;
             };
+            crate::hot::stage_stamp!(0);
             let Some((header, msg)) = OrderHeader::decode(&record[..len]) else {
                 self.counters.algo_bad_records += 1;
                 algos.to_end.push((i, AlgoEnd::BadRecord));
@@ -258,7 +260,11 @@ impl Sessions {
                 }
                 algos.stamped.push((acc, header, arrival));
             }
+            crate::hot::stage_stamp!(begin acc, msg);
+            crate::hot::stage_stamp!(1);
             self.on_ouch(acc, msg, now, out);
+            crate::hot::stage_stamp!(9);
+            crate::hot::stage_stamp!(end);
         }
         limit
     }

@@ -31,6 +31,8 @@ mod ab;
 mod echo;
 mod plot;
 mod shm;
+#[cfg(feature = "stage-stamps")]
+mod stamps;
 mod tcp;
 
 pub use shm::{T2tAlgoArgs, run_algo};
@@ -442,6 +444,15 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
                 quiet[2].saturating_record(ns(t.core_recv, t.algo_ack));
             }
         }
+    }
+    #[cfg(feature = "stage-stamps")]
+    if args.transport == Transport::Shm {
+        let phases = stamps::Phases {
+            algo_warmup: args.algo_warmup,
+            warmup_ticks: args.warmup,
+            ticks: args.ticks.div_ceil(rounds),
+        };
+        stamps::print(&phases, &clock);
     }
     let board_ns = board_record_ns(&clock);
     let report = Report {
@@ -888,7 +899,9 @@ impl Report {
             self.by_round.ratio_to_floor("t2t"),
             self.by_round.ratio_to_floor("ack_rtt"),
         );
-        let median = |s: Option<ab::Spread>| s.map_or(serde_json::Value::Null, |s| json!(ratio(s.median, 1.0)));
+        let median = |s: Option<ab::Spread>| {
+            s.map_or(serde_json::Value::Null, |s| json!(ratio(s.median, 1.0)))
+        };
         ratios["t2t_p50_vs_floor_by_round"] = median(t2t_rounds);
         ratios["ack_rtt_p50_vs_floor_by_round"] = median(rtt_rounds);
         println!("ratios (÷ the floor's same percentile, unless named): {ratios}");
