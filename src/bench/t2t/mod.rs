@@ -27,9 +27,9 @@
 //! (`floor_sparse`) — and, for shm, the order → ack transport alone through a real
 //! slot's rings (`ack_echo`, back to back, and `ack_echo_sparse`; [`echo`]).
 
-mod ab;
 mod echo;
 mod plot;
+mod rounds;
 mod shm;
 #[cfg(feature = "stage-stamps")]
 mod stamps;
@@ -44,7 +44,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-pub use ab::{AbChange, SAME_PLACEMENT_NS};
+pub use rounds::{AbChange, SAME_PLACEMENT_NS};
 
 use crate::affinity::{IdleKind, pin_current_thread};
 use crate::bench::pingpong::{self, Cpus, Pace};
@@ -397,7 +397,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     if args.ab.is_some() && rounds < 2 {
         return Err("--ab needs at least two rounds (--rounds)".into());
     }
-    let mut by_round = ab::Rounds::new(args.ab);
+    let mut by_round = rounds::Rounds::new(args.ab);
     let args_b = args.ab.map(|change| change.apply(args));
     for round in 0..rounds {
         let side = usize::from(args.ab.is_some() && round % 2 == 1);
@@ -662,7 +662,7 @@ struct Report {
     /// Closed-loop, no ticks: order send → ack read, → server read, server read → ack.
     quiet: [Histogram<u64>; 3],
     /// Every round's p50s and p99s (with `--ab`, A's and B's).
-    by_round: ab::Rounds,
+    by_round: rounds::Rounds,
 }
 
 /// The histograms measured next to the stages, as the report names them.
@@ -899,7 +899,7 @@ impl Report {
             self.by_round.ratio_to_floor("t2t"),
             self.by_round.ratio_to_floor("ack_rtt"),
         );
-        let median = |s: Option<ab::Spread>| {
+        let median = |s: Option<rounds::Spread>| {
             s.map_or(serde_json::Value::Null, |s| json!(ratio(s.median, 1.0)))
         };
         ratios["t2t_p50_vs_floor_by_round"] = median(t2t_rounds);

@@ -1,4 +1,6 @@
-//! `--ab KEY=VALUE`: the server's variant alternated round by round.
+//! Every round's p50s and p99s, kept apart: each round against its own floor (the
+//! ratios by round), and with `--ab KEY=VALUE` the server's variant alternated round by
+//! round and compared in pairs.
 //!
 //! On a shared VM whole runs, and stretches of a run, fall into modes — the two vCPUs
 //! placed nearer or further apart on the host — that move the floor, `tick_to_algo` and
@@ -13,9 +15,8 @@
 //! pairs: a change that moves the tail (a wait behind other work) shows there, not in
 //! the p50.
 
-use serde_json::json;
-
 use hdrhistogram::Histogram;
+use serde_json::json;
 
 use super::{RoundOutput, STAGES, Stages, T2tArgs};
 use crate::bench::report::latency_histogram;
