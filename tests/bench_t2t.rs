@@ -121,6 +121,34 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
         assert!(v["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
     }
     assert!(v["quiet"]["ack_rtt"]["count"].as_u64().unwrap() > 0);
+    // Each round against its own floor: one row of p50s per round, the ratios'
+    // medians between their least and greatest.
+    let by_round = &v["by_round"];
+    let rounds = by_round["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len() as u64, v["rounds"].as_u64().unwrap());
+    for r in rounds {
+        let r: Vec<u64> = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert!(r.len() == 4 && r.iter().all(|&ns| ns > 0), "{r:?}");
+    }
+    for ratio in ["t2t_p50_vs_floor", "ack_rtt_p50_vs_floor"] {
+        let s = &by_round[ratio];
+        let (lo, mid, hi) = (
+            s["min"].as_f64().unwrap(),
+            s["median"].as_f64().unwrap(),
+            s["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < lo && lo <= mid && mid <= hi, "{ratio}: {s}");
+        assert_eq!(
+            v["ratios"][format!("{ratio}_by_round")].as_f64(),
+            Some(mid),
+            "{ratio}"
+        );
+    }
     // The sparse floor and the slot echo (the order -> ack transport alone).
     for peer in ["floor_sparse", "ack_echo", "ack_echo_sparse"] {
         assert_sane(&v["peers"][peer]["ns"], peer);
