@@ -194,7 +194,7 @@ fn algo_trips(
     let mut s = AlgoSession::connect(path, "ECHO", "echo", 1, Duration::from_secs(5))?;
     pin(args.algo_cpu, "slot echo's algo");
     let limit = clock.ticks_per_s() as u64 * 3;
-    let mut order = bench_order();
+    let mut order = super::shm::PreparedOrder::new(&bench_order());
     for i in 0..trips.warmup + trips.closed {
         let ticks = trip(&mut s, &mut order, args.ci, limit)?;
         if i >= trips.warmup {
@@ -214,11 +214,16 @@ fn algo_trips(
 /// One order → answer trip, TSC ticks from just before the order is written to the
 /// answer read: the stamps of `order_send` and `algo_ack`.
 #[inline]
-fn trip(s: &mut AlgoSession, order: &mut EnterOrder, ci: bool, limit: u64) -> Result<u64, Error> {
+fn trip(
+    s: &mut AlgoSession,
+    order: &mut super::shm::PreparedOrder,
+    ci: bool,
+    limit: u64,
+) -> Result<u64, Error> {
     order.user_ref_num += 1;
     let send = rdtsc();
     loop {
-        match s.enter_order(order) {
+        match order.send(s) {
             Ok(()) => break,
             Err(SendError::Full) => std::hint::spin_loop(),
             Err(e) => return Err(format!("slot echo: order refused by the ring: {e:?}").into()),

@@ -308,6 +308,43 @@ impl Ticker {
     }
 }
 
+/// The benchmark algo's order, encoded once: each send copies its bytes into the
+/// order ring's slot and patches the UserRefNum (`AlgoSession::send_with`, the API's
+/// zero-copy path), as a latency-minded algo keeps its order templates. Encoding the
+/// `EnterOrder` per send put `order_to_core` ≈ 10 ns higher (docs/LATENCY.md § The
+/// arrival stamp, and ratios by round).
+pub(super) struct PreparedOrder {
+    bytes: [u8; 64],
+    len: usize,
+    /// The UserRefNum the next send carries.
+    pub user_ref_num: u32,
+}
+
+impl PreparedOrder {
+    pub(super) fn new(order: &EnterOrder) -> Self {
+        let mut bytes = [0; 64];
+        let len = order
+            .encode(&mut bytes)
+            .expect("an Enter Order without options fits");
+        Self {
+            bytes,
+            len,
+            user_ref_num: order.user_ref_num,
+        }
+    }
+
+    /// Writes the order, with `user_ref_num`, into `s`'s order ring.
+    #[inline]
+    pub(super) fn send(&self, s: &mut AlgoSession) -> Result<(), SendError> {
+        let urn = self.user_ref_num.to_be_bytes();
+        s.send_with(self.len, |buf| {
+            buf.copy_from_slice(&self.bytes[..self.len]);
+            // Enter Order: the type, then the UserRefNum (OUCH 5.0).
+            buf[1..5].copy_from_slice(&urn);
+        })
+    }
+}
+
 /// Options of the hidden `tickgate bench t2t-algo` (the benchmark's algo process).
 #[derive(Debug, Clone, clap::Args)]
 pub struct T2tAlgoArgs {
@@ -350,10 +387,10 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
     let board = BoardReader::open(&board_path(&args.directory))?;
     let session = s.session() as usize;
     pin(args.cpu, "algo");
-    let mut order = EnterOrder {
+    let mut order = PreparedOrder::new(&EnterOrder {
         time_in_force: TimeInForce::Ioc,
         ..EnterOrder::new(0, Side::Buy, 100, Symbol::padded("AAPL"), Price(1_800_000))
-    };
+    });
     let mut out = Vec::with_capacity(args.ticks as usize * WORDS);
     let idle_limit = Clock::calibrate(Duration::from_millis(20)).ticks_per_s() as u64 * 3;
     let mut ticker = match args.tick_every {
@@ -425,7 +462,7 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
         order.user_ref_num += 1;
         let order_send = rdtsc();
         loop {
-            match s.enter_order(&order) {
+            match order.send(&mut s) {
                 Ok(()) => break,
                 Err(SendError::Full) => std::hint::spin_loop(),
                 Err(e) => return Err(format!("order refused by the ring: {e:?}").into()),
@@ -464,14 +501,14 @@ pub fn run_algo(args: &T2tAlgoArgs) -> Result<std::process::ExitCode, Box<dyn st
 /// nothing is starved.
 fn warm_up(
     s: &mut AlgoSession,
-    order: &mut EnterOrder,
+    order: &mut PreparedOrder,
     args: &T2tAlgoArgs,
     limit: u64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..args.warmup_orders {
         order.user_ref_num += 1;
         loop {
-            match s.enter_order(order) {
+            match order.send(s) {
                 Ok(()) => break,
                 Err(SendError::Full) => std::hint::spin_loop(),
                 Err(e) => return Err(format!("order refused by the ring: {e:?}").into()),
@@ -502,7 +539,7 @@ fn side_path(stamps: &Path, what: &str) -> PathBuf {
 /// same order and path with no TCP work in the server's loop.
 fn quiet_round_trips(
     s: &mut AlgoSession,
-    order: &mut EnterOrder,
+    order: &mut PreparedOrder,
     args: &T2tAlgoArgs,
     limit: u64,
     board: &BoardReader,
@@ -518,7 +555,7 @@ fn quiet_round_trips(
         }
         order.user_ref_num += 1;
         let send = rdtsc();
-        if s.enter_order(order).is_err() {
+        if order.send(s).is_err() {
             continue;
         }
         let ack = await_accepted(s, args.ci, limit);
