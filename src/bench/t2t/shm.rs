@@ -336,12 +336,15 @@ impl PreparedOrder {
     /// Writes the order, with `user_ref_num`, into `s`'s order ring.
     #[inline]
     pub(super) fn send(&self, s: &mut AlgoSession) -> Result<(), SendError> {
-        let urn = self.user_ref_num.to_be_bytes();
-        s.send_with(self.len, |buf| {
-            buf.copy_from_slice(&self.bytes[..self.len]);
-            // Enter Order: the type, then the UserRefNum (OUCH 5.0).
-            buf[1..5].copy_from_slice(&urn);
-        })
+        s.send_with(self.len, |buf| self.write(buf))
+    }
+
+    /// The message with `user_ref_num` into `buf` (exactly its length).
+    #[inline]
+    fn write(&self, buf: &mut [u8]) {
+        buf.copy_from_slice(&self.bytes[..self.len]);
+        // Enter Order: the type, then the UserRefNum (OUCH 5.0).
+        buf[1..5].copy_from_slice(&self.user_ref_num.to_be_bytes());
     }
 }
 
@@ -608,6 +611,33 @@ pub(super) fn await_accepted(s: &mut AlgoSession, ci: bool, limit: u64) -> u64 {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_order_is_the_enter_order_with_its_user_ref_num() {
+        let order = EnterOrder {
+            time_in_force: TimeInForce::Ioc,
+            ..EnterOrder::new(0, Side::Buy, 100, Symbol::padded("AAPL"), Price(1_800_000))
+        };
+        let mut p = PreparedOrder::new(&order);
+        for urn in [1, 0x0102_0304, u32::MAX] {
+            p.user_ref_num = urn;
+            let mut sent = vec![0; order.encoded_len()];
+            p.write(&mut sent);
+            let mut expected = vec![0; order.encoded_len()];
+            EnterOrder {
+                user_ref_num: urn,
+                ..order
+            }
+            .encode(&mut expected)
+            .unwrap();
+            assert_eq!(sent, expected);
         }
     }
 }
