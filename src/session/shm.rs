@@ -33,8 +33,7 @@ use super::Sessions;
 use crate::gateway::Outbox;
 use crate::ipc::directory::{ClaimReject, Directory, EndReason, SlotEvent};
 use crate::ipc::wire::{
-    AlgoOrderHook, ORDER_HEADER_BYTES, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES,
-    encode_response,
+    AlgoOrderHook, OrderHeader, RESPONSE_HEADER_BYTES, SLOT_RING_SLOT_BYTES, encode_response,
 };
 use crate::proto::ouch::OuchError;
 use crate::proto::wire::Alpha;
@@ -235,9 +234,7 @@ impl Sessions {
             // own work at a tick (paired rounds, docs/LATENCY.md § The arrival stamp).
             let stamp = algos.order_hook.is_some();
             let Some((len, arrival)) = algos.dir.rings_mut(i).0.read(|r| {
-                let tagged = r
-                    .get(..ORDER_HEADER_BYTES)
-                    .is_some_and(|h| h.iter().any(|&b| b != 0));
+                let tagged = OrderHeader::decode(r).is_some_and(|(h, _)| h.trigger_md_seq != 0);
                 let arrival = if stamp && tagged {
                     crate::clock::rdtsc()
                 } else {
@@ -254,7 +251,8 @@ impl Sessions {
                 algos.to_end.push((i, AlgoEnd::BadRecord));
                 return done + 1;
             };
-            if header.trigger_md_seq != 0 && algos.order_hook.is_some() {
+            // Stamped above: a record naming its trigger tick, the board on.
+            if arrival != 0 {
                 if algos.stamped.len() == STAMPED_CAPACITY {
                     algos.run_order_hook();
                 }
