@@ -135,8 +135,10 @@ impl AlgoSession {
         write_claim(mapping.slot(slot), &user, &pass, next_seq, generation);
         let session = await_decision(mapping.slot(slot), timeout)?;
         let layout = mapping.ring_layout();
-        let orders = Producer::attach(&ring_path(path, slot, "orders"), Some(layout))
+        let mut orders = Producer::attach(&ring_path(path, slot, "orders"), Some(layout))
             .map_err(|e| ConnectError::Ipc(e.into()))?;
+        // The server polls it from another core.
+        orders.set_demote(true);
         let responses = Consumer::attach(&ring_path(path, slot, "responses"), Some(layout))
             .map_err(|e| ConnectError::Ipc(e.into()))?;
         let md = match ItchReader::attach(&md_path(path), None) {

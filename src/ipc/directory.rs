@@ -384,7 +384,7 @@ impl Directory {
             spsc::create(&responses, ring)?;
             rings.push((
                 Consumer::attach(&orders, Some(ring))?,
-                Producer::attach(&responses, Some(ring))?,
+                response_producer(&responses, ring)?,
             ));
         }
         let (_file, map) = create_mapped(path, 128 * (1 + slots as u64))?;
@@ -468,7 +468,7 @@ impl Directory {
         }
         self.rings[i] = (
             Consumer::attach(&orders, Some(self.ring))?,
-            Producer::attach(&responses, Some(self.ring))?,
+            response_producer(&responses, self.ring)?,
         );
         Ok(())
     }
@@ -639,6 +639,15 @@ impl Drop for Directory {
             let _ = std::fs::remove_file(ring_path(&self.path, i, "responses"));
         }
     }
+}
+
+/// The server's end of a slot's response ring: its algo polls it from another core,
+/// so each answer's commit line is handed to the shared cache once committed
+/// ([`Producer::set_demote`]).
+fn response_producer(path: &Path, ring: Layout) -> Result<Producer, IpcError> {
+    let mut responses = Producer::attach(path, Some(ring))?;
+    responses.set_demote(true);
+    Ok(responses)
 }
 
 /// Removes what a dead server left at `path` (its directory, `slots` or more slot

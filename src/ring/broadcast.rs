@@ -108,6 +108,9 @@ pub struct Writer {
     tail: u64,
     /// Staging area for in-place writes, as words.
     scratch: Box<[u64]>,
+    /// Each record's first line goes to the shared cache once stored
+    /// ([`Self::set_demote`]).
+    demote: bool,
 }
 
 /// One reader. Create as many as needed; each keeps its own position.
@@ -134,7 +137,16 @@ impl Writer {
             ring: Ring::new(region, layout),
             tail: 0,
             scratch: vec![0; words].into_boxed_slice(),
+            demote: false,
         }
+    }
+
+    /// With `on`, each record's first line (its sequence word, which readers poll) is
+    /// moved to the shared cache once the record is stored ([`super::demote`]): for a
+    /// ring read from other cores (the market-data ring in `/dev/shm`). A hint: what
+    /// readers see and when do not change.
+    pub fn set_demote(&mut self, on: bool) {
+        self.demote = on;
     }
 
     /// Creates a ring file at `path` (0600, must not exist) and returns its writer.
@@ -211,6 +223,7 @@ impl Writer {
         }
         let pos = self.tail;
         store_record(&self.ring, pos, len, &words[..n]);
+        self.demote_record(pos);
         self.tail = pos + 1;
         Ok(pos)
     }
@@ -218,8 +231,16 @@ impl Writer {
     fn store(&mut self, len: usize, words: usize) -> u64 {
         let pos = self.tail;
         store_record(&self.ring, pos, len, &self.scratch[..words]);
+        self.demote_record(pos);
         self.tail = pos + 1;
         pos
+    }
+
+    #[inline(always)]
+    fn demote_record(&self, pos: u64) {
+        if self.demote {
+            super::demote(self.ring.slot(pos));
+        }
     }
 }
 

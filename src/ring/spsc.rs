@@ -164,6 +164,8 @@ pub struct Producer {
     /// The consumer's `head` as last read; never ahead of the real one, and
     /// `tail - cached_head <= capacity`.
     cached_head: u64,
+    /// Each commit line goes to the shared cache once committed ([`Self::set_demote`]).
+    demote: bool,
 }
 
 /// The reading half. `Send`, not `Sync`, not `Clone`: exactly one consumer.
@@ -183,6 +185,7 @@ pub fn channel(layout: Layout) -> Result<(Producer, Consumer), LayoutError> {
         ring: Ring::new(region.clone(), layout),
         tail: 0,
         cached_head: 0,
+        demote: false,
     };
     let consumer = Consumer {
         ring: Ring::new(region, layout),
@@ -225,7 +228,17 @@ impl Producer {
             ring,
             tail,
             cached_head: head,
+            demote: false,
         })
+    }
+
+    /// With `on`, each record's first line (its commit word, which the consumer
+    /// polls) is moved to the shared cache as it is committed ([`super::demote`]): for
+    /// a ring whose consumer polls it from another core (an algo's order ring, the
+    /// server's response rings to algos). Not for a ring read on this core. A hint:
+    /// what the ring holds and when it is visible do not change.
+    pub fn set_demote(&mut self, on: bool) {
+        self.demote = on;
     }
 
     /// The largest record a slot holds.
@@ -401,6 +414,10 @@ impl Claim<'_> {
             p.ring
                 .commit_word(pos)
                 .store(commit_value(pos), Ordering::Release);
+            #[cfg(not(loom))]
+            if p.demote {
+                super::demote(p.ring.slot(pos));
+            }
         }
         p.tail += k as u64;
     }
@@ -566,6 +583,7 @@ pub fn channel(layout: Layout) -> Result<(Producer, Consumer), LayoutError> {
         ring: ring(model.clone()),
         tail: 0,
         cached_head: 0,
+        demote: false,
     };
     let consumer = Consumer {
         ring: ring(model),

@@ -56,7 +56,9 @@ pub(super) fn market_ring(
         slot_bytes,
     };
     let path = md_path(&ipc.directory_path());
-    let writer = broadcast::Writer::create(&path, layout)?;
+    let mut writer = broadcast::Writer::create(&path, layout)?;
     share_file(&path, ipc)?;
+    // Read by algo processes polling from other cores.
+    writer.set_demote(true);
     Ok(writer)
 }

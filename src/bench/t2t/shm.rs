@@ -590,6 +590,12 @@ fn await_board(board: &BoardReader, session: usize, previous: u64, limit: u64) -
 
 /// Spins until an Order Accepted is read; its TSC (0 if none within `limit` ticks).
 ///
+/// The stamp is taken as the Accepted is handed to the algo (in the poll's callback),
+/// not after the poll returns: the poll goes on to look at the next response slot,
+/// where the server is by then writing the IOC's Canceled, and that line's transfer
+/// is not the ack's (stamped after the poll, `ack_rtt` p50 was ≈ 24 ns higher in
+/// paired rounds: docs/LATENCY.md § The ack's stamp).
+///
 /// NB: forced inline. Once `echo.rs` called it too, the compiler stopped inlining it
 /// into the algo's tick loop, and `core_to_ack` at a tick measured ≈ 100 ns longer
 /// (557/550/575 against 497/442/451 ns, interleaved, session 8): after 500 µs of
@@ -599,10 +605,14 @@ fn await_board(board: &BoardReader, session: usize, previous: u64, limit: u64) -
 pub(super) fn await_accepted(s: &mut AlgoSession, ci: bool, limit: u64) -> u64 {
     let start = rdtsc();
     loop {
-        let mut accepted = false;
-        s.poll_responses(16, |_, msg| accepted |= msg.first() == Some(&b'A'));
-        if accepted {
-            return rdtsc();
+        let mut accepted = 0;
+        s.poll_responses(16, |_, msg| {
+            if accepted == 0 && msg.first() == Some(&b'A') {
+                accepted = rdtsc();
+            }
+        });
+        if accepted != 0 {
+            return accepted;
         }
         if rdtsc() - start > limit {
             return 0;
