@@ -182,7 +182,11 @@ fn two_threads_move_in_order(n: u64, layout: Layout, demote: bool) {
         let got = c.drain(256, |r| {
             let a = u64::from_le_bytes(r[..8].try_into().unwrap());
             let b = u64::from_le_bytes(r[len - 8..len].try_into().unwrap());
-            assert_eq!((r.len(), a, b), (len, expect, !expect), "record {expect} corrupted");
+            assert_eq!(
+                (r.len(), a, b),
+                (len, expect, !expect),
+                "record {expect} corrupted"
+            );
             expect += 1;
         });
         if got == 0 {
