@@ -150,7 +150,13 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
         );
     }
     // The sparse floor and the slot echo (the order -> ack transport alone).
-    for peer in ["floor_sparse", "ack_echo", "ack_echo_sparse"] {
+    // And the floor with its lines demoted, as the rings demote their commit lines.
+    for peer in [
+        "floor_sparse",
+        "floor_demote",
+        "ack_echo",
+        "ack_echo_sparse",
+    ] {
         assert_sane(&v["peers"][peer]["ns"], peer);
     }
     for peer in ["floor_sparse", "ack_echo_sparse"] {
@@ -169,6 +175,9 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
         "floor_sparse_p50_vs_floor",
         "floor_sparse_p999_vs_floor_p999",
         "t2t_p999_vs_floor_sparse_p999",
+        "floor_demote_p50_vs_floor",
+        "t2t_p50_vs_floor_demote",
+        "ack_rtt_p50_vs_floor_demote",
     ] {
         assert!(v["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
     }
@@ -176,6 +185,7 @@ fn shm_tick_to_trade_with_an_algo_process_writes_hgrm_svg_and_json() {
         "t2t-shm-floor.hgrm",
         "t2t-shm-t2t.hgrm",
         "t2t-shm-floor_sparse.hgrm",
+        "t2t-shm-floor_demote.hgrm",
         "t2t-shm-ack_echo.hgrm",
         "t2t-shm-ack_echo_sparse.hgrm",
         "t2t-shm.svg",

@@ -247,6 +247,9 @@ pub struct MailboxLink {
     inp: Arc<[Line]>,
     sent: u64,
     received: u64,
+    /// Each line sent is handed to the shared cache after its sequence store
+    /// ([`floor_pair_demoting`]).
+    demote: bool,
 }
 
 fn lines(n: usize) -> Arc<[Line]> {
@@ -260,12 +263,25 @@ fn lines(n: usize) -> Arc<[Line]> {
 
 /// The two ends of the floor, each direction swept over `n_lines` lines.
 pub fn floor_pair(n_lines: usize) -> (MailboxLink, MailboxLink) {
+    mailbox_pair(n_lines, false)
+}
+
+/// The floor's sweep with each line sent demoted to the shared cache after its
+/// sequence store (`cldemote`), as tickgate's cross-core rings do with their commit
+/// lines: the floor for a transport that uses the hint (docs/LATENCY.md § Commit
+/// lines demoted).
+pub fn floor_pair_demoting(n_lines: usize) -> (MailboxLink, MailboxLink) {
+    mailbox_pair(n_lines, true)
+}
+
+fn mailbox_pair(n_lines: usize, demote: bool) -> (MailboxLink, MailboxLink) {
     let (ab, ba) = (lines(n_lines), lines(n_lines));
     let end = |out: &Arc<[Line]>, inp: &Arc<[Line]>| MailboxLink {
         out: out.clone(),
         inp: inp.clone(),
         sent: 0,
         received: 0,
+        demote,
     };
     (end(&ab, &ba), end(&ba, &ab))
 }
@@ -281,6 +297,9 @@ impl Link for MailboxLink {
         self.sent += 1;
         // Pairs with the Acquire load in try_recv: words before the sequence.
         line.seq.store(self.sent, Ordering::Release);
+        if self.demote {
+            crate::ring::demote((line as *const Line).cast());
+        }
         true
     }
 

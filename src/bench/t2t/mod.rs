@@ -383,6 +383,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
     let mut stages = Stages::new();
     let mut floor = latency_histogram();
     let mut floor_sparse = Sampled::new();
+    let mut floor_demote = latency_histogram();
     let mut echo = echo::EchoHists {
         closed: latency_histogram(),
         sparse: Sampled::new(),
@@ -407,6 +408,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         };
         let round_floor = floor_round(args, rounds, cpus, &clock, &mut floor);
         sparse_floor_round(args, rounds, cpus, &clock, &mut floor_sparse);
+        demoting_floor_round(args, rounds, cpus, &clock, &mut floor_demote);
         if with_echo {
             echo::round(args, round, rounds, &clock, &mut echo)?;
         }
@@ -459,6 +461,7 @@ pub fn run(args: &T2tArgs) -> Result<ExitCode, Error> {
         stages,
         floor,
         floor_sparse,
+        floor_demote,
         echo: with_echo.then_some(echo),
         missed,
         late,
@@ -516,6 +519,31 @@ fn floor_round(
     );
     h.add(&round).expect("histograms of the same bounds");
     round
+}
+
+/// One round of the floor's sweep with each line demoted after its store, as the
+/// slot rings and the market-data ring demote their commit lines (`floor_demote`, a
+/// peer: the floor for a transport that uses the hint). A tenth of the floor's trips.
+fn demoting_floor_round(
+    args: &T2tArgs,
+    rounds: u64,
+    cpus: Cpus,
+    clock: &Clock,
+    h: &mut Histogram<u64>,
+) {
+    let iters = (args.floor_iters / 10).div_ceil(rounds);
+    if iters == 0 {
+        return;
+    }
+    pin(cpus.pinger, "demoting floor pinger");
+    pingpong::rtt(
+        pingpong::floor_pair_demoting(1024),
+        iters / 5,
+        iters,
+        cpus,
+        clock,
+        h,
+    );
 }
 
 /// One round of the sparse floor: the same sweep pair and CPUs as [`floor_round`],
@@ -651,6 +679,8 @@ struct Report {
     floor: Histogram<u64>,
     /// The floor, one round trip every `--sparse-interval-us`.
     floor_sparse: Sampled,
+    /// The floor's sweep with each line demoted after its store.
+    floor_demote: Histogram<u64>,
     /// shm: the slot echo (`ack_echo`, `ack_echo_sparse`).
     echo: Option<echo::EchoHists>,
     missed: u64,
@@ -669,6 +699,7 @@ struct Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Peer {
     Sparse,
+    Demote,
     Echo,
     EchoSparse,
 }
@@ -677,7 +708,10 @@ impl Report {
     /// (name, histogram, which) of the sparse floor and, for shm, the slot echo; the
     /// sparse ones CO-corrected as the tick stages are.
     fn peers(&self) -> Vec<(&'static str, &Histogram<u64>, Peer)> {
-        let mut v = vec![("floor_sparse", &self.floor_sparse.hist, Peer::Sparse)];
+        let mut v = vec![
+            ("floor_sparse", &self.floor_sparse.hist, Peer::Sparse),
+            ("floor_demote", &self.floor_demote, Peer::Demote),
+        ];
         if let Some(e) = &self.echo {
             v.push(("ack_echo", &e.closed, Peer::Echo));
             v.push(("ack_echo_sparse", &e.sparse.hist, Peer::EchoSparse));
@@ -690,7 +724,7 @@ impl Report {
         match which {
             Peer::Sparse => Some(&self.floor_sparse.raw),
             Peer::EchoSparse => self.echo.as_ref().map(|e| &e.sparse.raw),
-            Peer::Echo => None,
+            Peer::Echo | Peer::Demote => None,
         }
     }
 
@@ -710,6 +744,11 @@ impl Report {
                 Peer::Sparse => {
                     "the floor's sweep pair and CPUs, one round trip every sparse_interval_us on average (random gaps), \
                      both sides spinning in between; record_correct(value, tick_interval_ns) as the stages"
+                }
+                Peer::Demote => {
+                    "the floor's sweep pair and CPUs, back to back, each line demoted to the shared cache \
+                     (cldemote) after its sequence store, as the slot and market-data rings demote their \
+                     commit lines; a tenth of the floor's trips; not CO-corrected"
                 }
                 Peer::Echo => {
                     "slot echo: AlgoSession::enter_order -> a one-slot directory's order ring, \
@@ -801,6 +840,7 @@ impl Report {
             let what = match *what {
                 Peer::Sparse => &sparse_what,
                 Peer::EchoSparse => &echo_sparse_what,
+                Peer::Demote => "the floor, each line demoted after its store (cldemote)",
                 Peer::Echo => "shm order -> Accepted-sized answer, slot echo, back to back",
             };
             if !h.is_empty() {
@@ -855,6 +895,7 @@ impl Report {
         // Like-for-like percentiles: a p50 against the floor's p50, the p99.9 against
         // the floor's p99.9 (docs/LATENCY.md § Ratios says why); the p99.9 against the
         // floor's p50 is kept for comparison with earlier runs.
+        let fd = Percentiles::of(&self.floor_demote);
         let (fs, e, es) = (
             Percentiles::of(&self.floor_sparse.hist),
             self.echo.as_ref().map(|e| Percentiles::of(&e.closed)),
@@ -886,6 +927,9 @@ impl Report {
             "ack_rtt_p50_vs_ack_echo_sparse": rp(rtt.p50_ns, es50),
             "ack_echo_sparse_p50_vs_floor_sparse": rp(es50.unwrap_or(0), Some(fs.p50_ns)),
             "floor_sparse_p50_vs_floor": rp(fs.p50_ns, Some(f.p50_ns)),
+            "floor_demote_p50_vs_floor": rp(fd.p50_ns, Some(f.p50_ns)),
+            "t2t_p50_vs_floor_demote": rp(t2t.p50_ns, Some(fd.p50_ns)),
+            "ack_rtt_p50_vs_floor_demote": rp(rtt.p50_ns, Some(fd.p50_ns)),
             "floor_sparse_p999_vs_floor_p999": rp(fs.p999_ns, Some(f.p999_ns)),
             "t2t_p999_vs_floor_sparse_p999": rp(t2t.p999_ns, Some(fs.p999_ns)),
         });
