@@ -229,7 +229,8 @@ impl<H: Handler> Gateway<H> {
     /// the work (0: none; the caller's idle strategy runs then).
     ///
     /// The clock is read here, off an input's path, so that what the hot polls
-    /// handle is stamped at most one idle cycle late.
+    /// handle is stamped at most one idle cycle late. The CPU's pause hint separates
+    /// two polls.
     #[inline]
     pub fn poll_hot(&mut self, polls: u32) -> usize {
         self.turn_ns = self.clock.now_ns();
@@ -245,6 +246,11 @@ impl<H: Handler> Gateway<H> {
             if self.uring.has_completions() || self.uring.has_flagged_work() {
                 return 1;
             }
+            // NB: a pause between two looks. Polled back to back, the order line was
+            // read so often that the algo's write waited for it: on the Xeon host
+            // `order_to_core` at a tick was ≈ 70 ns longer (paired rounds,
+            // docs/LATENCY.md § Hot polls with a pause).
+            std::hint::spin_loop();
         }
         0
     }
