@@ -504,19 +504,9 @@ fn floor_round(
     clock: &Clock,
     h: &mut Histogram<u64>,
 ) -> Histogram<u64> {
-    let iters = args.floor_iters.div_ceil(rounds);
-    // Off the echo's CPU before it starts spinning there (a tick thread may have run on it):
-    // under SCHED_FIFO an equal-priority spinner would never let this thread back.
-    pin(cpus.pinger, "floor pinger");
     let mut round = latency_histogram();
-    pingpong::rtt(
-        pingpong::floor_pair(1024),
-        iters / 5,
-        iters,
-        cpus,
-        clock,
-        &mut round,
-    );
+    let iters = args.floor_iters.div_ceil(rounds);
+    sweep(pingpong::floor_pair(1024), iters, cpus, clock, &mut round);
     h.add(&round).expect("histograms of the same bounds");
     round
 }
@@ -532,18 +522,24 @@ fn demoting_floor_round(
     h: &mut Histogram<u64>,
 ) {
     let iters = (args.floor_iters / 10).div_ceil(rounds);
-    if iters == 0 {
-        return;
+    if iters > 0 {
+        sweep(pingpong::floor_pair_demoting(1024), iters, cpus, clock, h);
     }
-    pin(cpus.pinger, "demoting floor pinger");
-    pingpong::rtt(
-        pingpong::floor_pair_demoting(1024),
-        iters / 5,
-        iters,
-        cpus,
-        clock,
-        h,
-    );
+}
+
+/// `iters` back-to-back round trips over a sweep pair (a fifth more as warm-up)
+/// into `h`, the pinger on `cpus.pinger`.
+fn sweep(
+    pair: (pingpong::MailboxLink, pingpong::MailboxLink),
+    iters: u64,
+    cpus: Cpus,
+    clock: &Clock,
+    h: &mut Histogram<u64>,
+) {
+    // Off the echo's CPU before it starts spinning there (a tick thread may have run on it):
+    // under SCHED_FIFO an equal-priority spinner would never let this thread back.
+    pin(cpus.pinger, "floor pinger");
+    pingpong::rtt(pair, iters / 5, iters, cpus, clock, h);
 }
 
 /// One round of the sparse floor: the same sweep pair and CPUs as [`floor_round`],
